@@ -1,0 +1,82 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+
+void tu_seed(tu_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull; if (!r->s) r->s = 1; }
+
+static uint64_t next(tu_rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 0x2545F4914F6CDD1Dull;
+}
+
+double tu_uniform(tu_rng *r) { return (double)(next(r) >> 11) * (1.0 / 9007199254740992.0); }
+float tu_rangef(tu_rng *r, float lo, float hi) { return lo + (hi - lo) * (float)tu_uniform(r); }
+
+double tu_normal(tu_rng *r)
+{
+    double u1 = tu_uniform(r), u2 = tu_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void tu_fill(tu_rng *r, float *x, int64_t n, float lo, float hi)
+{
+    for (int64_t i = 0; i < n; i++) x[i] = tu_rangef(r, lo, hi);
+}
+
+void tu_assert_closed(const double *a, const double *b, int64_t n, double atol, double rtol,
+                      const char *what)
+{
+    double worst = 0;
+    int64_t wi = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs(a[i] - b[i]) / (atol + rtol * fabs(b[i]));
+        if (!(e <= worst)) { worst = e; wi = i; }
+        if (isnan(a[i]) != isnan(b[i])) { worst = INFINITY; wi = i; break; }
+    }
+    if (worst > 1.0) {
+        print_error("%s: element %lld: got %.9g, expected %.9g (error ratio %.3g)\n", what,
+                    (long long)wi, a[wi], b[wi], worst);
+        fail();
+    }
+}
+
+void tu_assert_close(const float *a, const float *b, int64_t n, double atol, double rtol,
+                     const char *what)
+{
+    double worst = 0;
+    int64_t wi = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]) / (atol + rtol * fabs((double)b[i]));
+        if (!(e <= worst)) { worst = e; wi = i; }
+    }
+    if (worst > 1.0) {
+        print_error("%s: element %lld: got %.9g, expected %.9g (error ratio %.3g)\n", what,
+                    (long long)wi, (double)a[wi], (double)b[wi], worst);
+        fail();
+    }
+}
+
+double tu_sum(const float *x, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
+neon_ctx *tu_ctx(void)
+{
+    neon_ctx *ctx = NULL;
+    assert_int_equal(neon_ctx_create(&ctx, NULL), NEON_OK);
+    return ctx;
+}
+
+const char *tu_src_path(char *buf, size_t n, const char *rel)
+{
+    snprintf(buf, n, "%s/%s", NEON_SOURCE_DIR, rel);
+    return buf;
+}

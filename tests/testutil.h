@@ -1,0 +1,33 @@
+/* Shared test helpers: deterministic random data, tolerant comparisons. */
+#ifndef NEON_TESTUTIL_H
+#define NEON_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "neonlrp/neon.h"
+
+/* xorshift64* generator; same seed -> same stream on every platform. */
+typedef struct { uint64_t s; } tu_rng;
+void tu_seed(tu_rng *r, uint64_t seed);
+double tu_uniform(tu_rng *r);             /* [0, 1) */
+float tu_rangef(tu_rng *r, float lo, float hi);
+double tu_normal(tu_rng *r);
+void tu_fill(tu_rng *r, float *x, int64_t n, float lo, float hi);
+
+/* max |a-b| / (atol + rtol*|b|) <= 1 for all elements; prints the worst. */
+void tu_assert_close(const float *a, const float *b, int64_t n, double atol, double rtol,
+                     const char *what);
+void tu_assert_closed(const double *a, const double *b, int64_t n, double atol, double rtol,
+                      const char *what);
+double tu_sum(const float *x, int64_t n);
+
+/* A context with the log silenced; failing creation fails the test. */
+neon_ctx *tu_ctx(void);
+/* Path under the source tree: tu_path(buf, "models/x.onnx"). */
+const char *tu_src_path(char *buf, size_t n, const char *rel);
+
+#endif
