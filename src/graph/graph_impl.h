@@ -107,6 +107,8 @@ neon_status neon_graph_new_node(neon_graph *g, const char *name, const neon_laye
                                 int n_in, const int *in, neon_node **out);
 /* Runs infer; on failure removes the node again.  Sets *id. */
 neon_status neon_graph_commit_node(neon_graph *g, neon_node *nd, int *id);
+/* Drops a node made by neon_graph_new_node that was not committed. */
+void neon_graph_discard_node(neon_graph *g, neon_node *nd);
 static inline neon_node *neon_in(neon_graph *g, const neon_node *nd, int k)
 {
     return &g->nodes[nd->in[k]];
