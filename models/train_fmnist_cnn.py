@@ -177,7 +177,7 @@ def _pool(x, a, kind):
 
 
 def run_onnx_numpy(model, x):
-    env = {t.name: numpy_helper.to_array(t).astype(np.float32)
+    env = {t.name: numpy_helper.to_array(t)
            for t in model.graph.initializer}
     env[model.graph.input[0].name] = x
     for node in model.graph.node:
@@ -202,7 +202,7 @@ def run_onnx_numpy(model, x):
         elif op == "Pad":
             mode = a.get("mode", b"constant")
             assert mode in (b"constant", "constant")
-            pads = i[1].astype(np.int64)
+            pads = [int(v) for v in i[1]]
             val = float(i[2]) if len(i) > 2 and i[2] is not None else 0.0
             nd = i[0].ndim
             y = np.pad(i[0], [(pads[d], pads[d + nd]) for d in range(nd)],
@@ -231,6 +231,9 @@ def run_onnx_numpy(model, x):
             y = e / e.sum(axis=ax, keepdims=True)
         elif op == "Identity":
             y = i[0]
+        elif op == "Constant":
+            env[node.output[0]] = numpy_helper.to_array(a["value"])
+            continue
         else:
             raise NotImplementedError(f"numpy checker: op {op}")
         env[node.output[0]] = y.astype(np.float32)
@@ -256,7 +259,10 @@ def describe(path):
     print("   ops    :", " -> ".join(ops))
     for n in m.graph.node:
         a = _attrs(n)
-        a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in a.items()}
+        a = {k: (v.decode() if isinstance(v, bytes) else
+                 numpy_helper.to_array(v).tolist()
+                 if isinstance(v, onnx.TensorProto) else v)
+             for k, v in a.items()}
         print(f"     {n.op_type:<20} {list(n.input)} -> {list(n.output)} {a}")
     return m, ops
 
@@ -359,7 +365,9 @@ def main():
     p = os.path.join(HERE, "fmnist_cnn_bn.onnx")
     # PRESERVE skips the eval peephole pass that folds BN into Conv; the model
     # itself is in eval mode so BN is exported with running statistics.
-    export(model, ex, p, "logits", do_constant_folding=True,
+    # (do_constant_folding=False only silences torch's warning about folding
+    # in PRESERVE mode; the resulting graph is the same.)
+    export(model, ex, p, "logits", do_constant_folding=False,
            training=torch.onnx.TrainingMode.PRESERVE)
     m, ops = describe(p)
     assert ops.count("BatchNormalization") == 2, ops
