@@ -99,6 +99,7 @@ neon_status neon_graph_forward_n(neon_graph *g, int n, const neon_tensor *xs, ne
     for (int k = 0; k < n; k++) NEON_TRY(check_input(g, k, &xs[k], &N));
     NEON_TRY(plan(g, N));
     g->N = 0;
+    g->relprop_done = 0;
     for (int k = 0; k < n; k++) {
         neon_node *in = &g->nodes[g->inputs[k]];
         memcpy(in->out, xs[k].data, (size_t)(N * in->size) * sizeof(float));
@@ -144,7 +145,7 @@ static neon_status view_of(neon_graph *g, int id, int rel, neon_tensor *view)
     if (!g || !view) return NEON_ERR_INVALID;
     if (id < 0 || id >= g->n_nodes)
         return neon_fail(g->ctx, NEON_ERR_INVALID, "no node %d (graph has %d)", id, g->n_nodes);
-    if (g->N == 0)
+    if (g->N == 0 || (rel && !g->relprop_done))
         return neon_fail(g->ctx, NEON_ERR_INVALID, "no %s has run on this graph yet",
                          rel ? "relprop" : "forward");
     const neon_node *nd = &g->nodes[id];

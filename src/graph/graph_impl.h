@@ -92,6 +92,7 @@ struct neon_graph {
     int output;               /* explained node; -1 = last */
     int finalized;
     int rules_set;
+    int relprop_done;         /* relevance buffers hold a result */
     int64_t cap;              /* batch capacity of buffers */
     int64_t N;                /* batch of the last forward */
     float *ws;                /* shared scratch */
@@ -123,6 +124,11 @@ neon_status neon_copy_floats(neon_ctx *ctx, const float *src, int64_t n, float *
 neon_status neon_linear_relprop(neon_graph *g, neon_node *nd, int64_t N);
 /* Extra floats of scratch the generic linear rules need for N samples. */
 size_t neon_linear_workspace(const neon_node *nd, const neon_node *in, int64_t N);
+
+/* Engine steps (src/relprop/engine.c): zero every relevance buffer (after
+ * setting default rules if none were set); then walk nodes top..0 backward. */
+neon_status neon_relprop_begin(neon_graph *g);
+neon_status neon_relprop_walk(neon_graph *g, int top);
 
 /* Kinds defined in src/layers (for identification by the engine). */
 extern const neon_layer_ops neon_input_ops, neon_dense_ops, neon_conv2d_ops, neon_maxpool2d_ops,
