@@ -106,6 +106,8 @@ static neon_status src_read(neon_ctx *ctx, idx_src *s, void *dst, size_t n, size
         if (err == Z_ERRNO)
             return neon_fail(ctx, NEON_ERR_IO, "%s: read error: %s", s->name, neon_io_strerror(errno, eb, sizeof eb));
         if (err == Z_BUF_ERROR) return idx_bad(ctx, s->name, "truncated gzip stream");
+        size_t nl = strlen(s->name);
+        if (msg && strncmp(msg, s->name, nl) == 0 && msg[nl] == ':') msg += nl + (msg[nl + 1] == ' ' ? 2 : 1);
         if (err != Z_OK) return idx_bad(ctx, s->name, "corrupt gzip data (%s)", msg ? msg : "?");
         if (r < 0) return idx_bad(ctx, s->name, "read failed");
     }
