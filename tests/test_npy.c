@@ -306,7 +306,7 @@ static void test_malformed(void **state)
     expect_bad("PK\x03\x04 zip file", 12, NEON_ERR_FORMAT, "bad magic");
     expect_bad("", 0, NEON_ERR_FORMAT, "truncated header");
     expect_bad("\x93NUMPY\x01", 7, NEON_ERR_FORMAT, "truncated header");
-    expect_bad("\x93NUMPY\x02\x00\x10", 11, NEON_ERR_FORMAT, "truncated header");
+    expect_bad("\x93NUMPY\x02\x00\x10\x00\x00", 11, NEON_ERR_FORMAT, "truncated header");
     size_t n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", "\0\0\0\0", 4);
     expect_bad(buf, 40, NEON_ERR_FORMAT, "truncated header");
     /* version */
