@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -490,6 +492,40 @@ static void test_atomic_overwrite_mode(void **state)
     neon_ctx_destroy(ctx);
 }
 
+/* A write that fails midway (file size limit -> EFBIG) through the real
+ * writer: the old file stays byte-identical and no temp file remains. */
+static void test_write_fails_midway(void **state)
+{
+    (void)state;
+    neon_ctx *ctx = tu_ctx();
+    char p[256];
+    const char old[] = "previous npy bytes";
+    put_file(tmp(p, sizeof p, "midway.npy"), old, sizeof old);
+    int before = count_entries();
+    int64_t s[2] = {256, 256}; /* 256 KiB of data */
+    neon_tensor t;
+    assert_int_equal(neon_tensor_alloc(ctx, &t, 2, s), NEON_OK);
+
+    struct rlimit saved, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = saved;
+    lim.rlim_cur = 20000;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    neon_status st = neon_npy_write(ctx, p, &t);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, prev);
+
+    assert_int_equal(st, NEON_ERR_IO);
+    assert_non_null(strstr(neon_errmsg(ctx), p));
+    uint8_t got[256];
+    assert_int_equal(get_file(p, got, sizeof got), sizeof old);
+    assert_memory_equal(got, old, sizeof old);
+    assert_int_equal(count_entries(), before);
+    neon_tensor_free(ctx, &t);
+    neon_ctx_destroy(ctx);
+}
+
 static void test_tensor_alloc_invalid(void **state)
 {
     (void)state;
@@ -517,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_atomic_abort_keeps_old),
         cmocka_unit_test(test_atomic_commit_failure),
         cmocka_unit_test(test_atomic_overwrite_mode),
+        cmocka_unit_test(test_write_fails_midway),
         cmocka_unit_test(test_tensor_alloc_invalid),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

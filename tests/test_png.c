@@ -8,9 +8,11 @@
 #include <dirent.h>
 #include <math.h>
 #include <png.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static char g_dir[64];
@@ -275,6 +277,44 @@ static void test_failure_keeps_old(void **state)
     neon_ctx_destroy(ctx);
 }
 
+/* libpng's own write error (file size limit -> EFBIG inside png_write_row)
+ * comes back as NEON_ERR_IO through longjmp, and the old file survives. */
+static void test_libpng_write_error(void **state)
+{
+    (void)state;
+    neon_ctx *ctx = tu_ctx();
+    const float small[4] = {1, -1, 0, 0.5f};
+    char p[256];
+    assert_int_equal(neon_heatmap_png(ctx, tmp(p, sizeof p, "big.png"), small, 2, 2, NULL, 0, 0, 0, NULL), NEON_OK);
+    int before = count_entries();
+    const int n = 400;
+    float *R = malloc(sizeof(float) * n * n);
+    assert_non_null(R);
+    tu_rng r;
+    tu_seed(&r, 5);
+    tu_fill(&r, R, (int64_t)n * n, -1.0f, 1.0f); /* noise: compresses badly */
+
+    struct rlimit saved, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = saved;
+    lim.rlim_cur = 30000;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    neon_status st = neon_heatmap_png(ctx, p, R, n, n, NULL, 0, 0, 0, NULL);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, prev);
+
+    assert_int_equal(st, NEON_ERR_IO);
+    assert_non_null(strstr(neon_errmsg(ctx), p));
+    rgb_image im = read_png(p);
+    assert_int_equal(im.w, 2);
+    assert_int_equal(im.h, 2);
+    free(im.px);
+    assert_int_equal(count_entries(), before);
+    free(R);
+    neon_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_rgb_roundtrip),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_failure_keeps_old),
+        cmocka_unit_test(test_libpng_write_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
