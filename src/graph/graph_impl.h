@@ -20,6 +20,7 @@ typedef enum neon_wsel {
     NEON_W_POS,      /* (w)+         */
     NEON_W_SQ,       /* w^2          */
     NEON_W_ONES,     /* 1 on every tap that exists (flat rule) */
+    NEON_W_NEG,      /* (w)-  (weightless kinds with positive weights: 0) */
     NEON_W__COUNT
 } neon_wsel;
 

@@ -239,13 +239,17 @@ static neon_status prepare_weights(neon_graph *g, neon_node *nd)
                        k == NEON_RULE_ALPHABETA || k == NEON_RULE_ZBOX;
     need[NEON_W_SQ] = k == NEON_RULE_WSQUARE;
     need[NEON_W_ONES] = k == NEON_RULE_FLAT;
+    need[NEON_W_NEG] = k == NEON_RULE_ZPLUS || k == NEON_RULE_ALPHABETA;
     for (int w = 1; w < NEON_W__COUNT; w++) {
         if (!need[w] || nd->lin.Wt[w]) continue;
         float *t = NEON_FALLOC(g->ctx, nd->lin.n_w);
         if (!t) return NEON_ERR_NOMEM;
         for (int64_t i = 0; i < nd->lin.n_w; i++) {
             const float v = nd->lin.W[i];
-            t[i] = w == NEON_W_POS ? (v > 0 ? v : 0.0f) : w == NEON_W_SQ ? v * v : 1.0f;
+            t[i] = w == NEON_W_POS ? (v > 0 ? v : 0.0f)
+                 : w == NEON_W_NEG ? (v < 0 ? v : 0.0f)
+                 : w == NEON_W_SQ  ? v * v
+                                   : 1.0f;
         }
         nd->lin.Wt[w] = t;
     }

@@ -173,48 +173,41 @@ static void rule_gamma(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, l
 }
 
 /* ---- alpha-beta (z+ = alpha 1, beta 0) -------------------------------------- */
+/* Positive and negative parts come from direct GEMMs with W+ and W- (never
+ * as differences): where one part is nearly empty its denominator is tiny,
+ * and a cancellation error there would be amplified. */
 static void rule_alphabeta(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, lin_ws *w)
 {
     const float al = nd->rule.kind == NEON_RULE_ZPLUS ? 1.0f : nd->rule.alpha;
     const float be = nd->rule.kind == NEON_RULE_ZPLUS ? 0.0f : nd->rule.beta;
     const float e = rule_stab(&nd->rule);
-    const int64_t ni = N * in->size, no = N * nd->size;
+    const int64_t ni = N * in->size;
     const int nonneg = split_sign(in->out, ni, w->ap, w->an);
     const float *b = nd->lin.b && !nd->rule.zero_bias ? nd->lin.b : NULL;
-    /* Q1 = W a+ (z1), P1 = W+ a+ (z2), Q2 = W a- (z3), P2 = W+ a- (z4) */
-    if (nonneg) wa_from_forward(nd, N, w->z1);
-    else nd->ops->apply(g, nd, NEON_W_ORIG, w->ap, w->z1, N, w->layer);
-    nd->ops->apply(g, nd, NEON_W_POS, w->ap, w->z2, N, w->layer);
+    /* z1 = W+ a+ , z2 = W- a+ , z3 = W+ a- , z4 = W- a- */
+    nd->ops->apply(g, nd, NEON_W_POS, w->ap, w->z1, N, w->layer);
+    if (be != 0.0f) nd->ops->apply(g, nd, NEON_W_NEG, w->ap, w->z2, N, w->layer);
     if (!nonneg) {
-        wa_from_forward(nd, N, w->z3);
-        for (int64_t i = 0; i < no; i++) w->z3[i] -= w->z1[i];
-        nd->ops->apply(g, nd, NEON_W_POS, w->an, w->z4, N, w->layer);
+        if (be != 0.0f) nd->ops->apply(g, nd, NEON_W_POS, w->an, w->z3, N, w->layer);
+        nd->ops->apply(g, nd, NEON_W_NEG, w->an, w->z4, N, w->layer);
     }
-    /* pos: z1 = W+ a+ + b+, z2 = W- a- ; neg: z3 = W- a+ + b-, z4 = W+ a- */
+    /* pos: zp = W+ a+ + W- a- + b+ ; neg: zn = W- a+ + W+ a- + b- */
     FOR_OUT(nd, N, i, c) {
         const float bv = b ? b[c] : 0.0f;
-        const float Q1 = w->z1[i], P1 = w->z2[i];
-        const float Q2 = nonneg ? 0.0f : w->z3[i], P2 = nonneg ? 0.0f : w->z4[i];
-        const float zp = P1 + (bv > 0 ? bv : 0) + (Q2 - P2);
-        const float zn = (Q1 - P1) + (bv < 0 ? bv : 0) + P2;
+        const float zp = w->z1[i] + (nonneg ? 0.0f : w->z4[i]) + (bv > 0 ? bv : 0.0f);
         const float R = nd->rel[i];
-        w->z1[i] = R / stab(zp, e);                    /* s  */
-        w->z2[i] = be != 0.0f ? R / stab(zn, e) : 0.0f; /* s' */
+        w->z1[i] = al * R / stab(zp, e); /* al s */
+        if (be != 0.0f) {
+            const float zn = w->z2[i] + (nonneg ? 0.0f : w->z3[i]) + (bv < 0 ? bv : 0.0f);
+            w->z2[i] = -be * R / stab(zn, e); /* -be s' */
+        }
     }
-    /* Rpos = a+ W+^T s + a- (W^T s - W+^T s); Rneg = a+ (W^T s' - W+^T s') + a- W+^T s'
-     * R = al Rpos - be Rneg
-     *   = a+ [W+^T (al s + be s') - be W^T s'] + a- [al W^T s - W+^T (al s + be s')] */
-    for (int64_t i = 0; i < no; i++) {
-        w->z3[i] = al * w->z1[i] + be * w->z2[i];
-        w->z4[i] = -be * w->z2[i];
-    }
-    nd->ops->apply_t(g, nd, NEON_W_POS, w->z3, w->c1, N, w->layer, 0);
-    if (be != 0.0f) nd->ops->apply_t(g, nd, NEON_W_ORIG, w->z4, w->c1, N, w->layer, 1);
+    /* R = al Rpos - be Rneg,  Rpos = a+ W+^T s + a- W-^T s,  Rneg = a+ W-^T s' + a- W+^T s' */
+    nd->ops->apply_t(g, nd, NEON_W_POS, w->z1, w->c1, N, w->layer, 0);
+    if (be != 0.0f) nd->ops->apply_t(g, nd, NEON_W_NEG, w->z2, w->c1, N, w->layer, 1);
     if (!nonneg) {
-        for (int64_t i = 0; i < no; i++) w->z4[i] = al * w->z1[i];
-        nd->ops->apply_t(g, nd, NEON_W_ORIG, w->z4, w->c2, N, w->layer, 0);
-        for (int64_t i = 0; i < no; i++) w->z3[i] = -w->z3[i];
-        nd->ops->apply_t(g, nd, NEON_W_POS, w->z3, w->c2, N, w->layer, 1);
+        nd->ops->apply_t(g, nd, NEON_W_NEG, w->z1, w->c2, N, w->layer, 0);
+        if (be != 0.0f) nd->ops->apply_t(g, nd, NEON_W_POS, w->z2, w->c2, N, w->layer, 1);
     }
     for (int64_t j = 0; j < ni; j++)
         in->rel[j] += w->ap[j] * w->c1[j] + (nonneg ? 0.0f : w->an[j] * w->c2[j]);

@@ -1,0 +1,82 @@
+/* The `neon` command-line tool: shared declarations. */
+#ifndef NEON_CLI_H
+#define NEON_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "neonlrp/graph.h"
+#include "neonlrp/io.h"
+#include "neonlrp/neon.h"
+#include "neonlrp/rules.h"
+
+/* Exit codes. */
+enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
+
+#define CLI_MAX_OCC 32
+
+typedef struct cli_opt {
+    const char *name;   /* long name without "--" */
+    const char *arg;    /* NULL: flag; else the metavariable shown in help */
+    const char *help;
+    int repeat;         /* may be given several times */
+} cli_opt;
+
+typedef struct cli_args {
+    const cli_opt *opts;
+    int n_opts;
+    int count[64];
+    const char *val[64][CLI_MAX_OCC];
+    const char *pos[8];
+    int n_pos;
+} cli_args;
+
+/* Parses argv[0..argc); writes a one-line message to err on failure and
+ * returns -1.  Accepts "--name value" and "--name=value". */
+int cli_parse(int argc, char **argv, const cli_opt *opts, int n_opts, cli_args *a, char *err,
+              size_t errn);
+const char *cli_get(const cli_args *a, const char *name); /* last value or NULL */
+int cli_has(const cli_args *a, const char *name);
+int cli_count(const cli_args *a, const char *name);
+const char *cli_get_n(const cli_args *a, const char *name, int k);
+void cli_print_opts(FILE *f, const cli_opt *opts, int n_opts);
+/* Strict number parsing: whole string, finite. */
+int cli_float(const char *s, float *out);
+int cli_int(const char *s, long *out);
+
+/* Prints "neon: <msg>" to stderr and returns code. */
+int cli_error(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Rule options shared by explain / info / eval. */
+extern const cli_opt cli_rule_opts[];
+extern const int cli_n_rule_opts;
+/* Builds a rule set from the parsed options (composite, rule, rule-for,
+ * epsilon, gamma, low/high, maxpool).  Returns CLI_OK or an exit code. */
+int cli_make_rules(neon_ctx *ctx, const cli_args *a, neon_rules **out);
+
+/* A loaded model: the graph plus what the CLI needs to know of its kind. */
+typedef enum { MODEL_ONNX = 0, MODEL_KMEANS, MODEL_OCSVM } cli_model_kind;
+typedef struct cli_model {
+    cli_model_kind kind;
+    neon_graph *g;
+    char desc[256];    /* one line: what was loaded */
+} cli_model;
+int cli_load_model(neon_ctx *ctx, const char *path, const cli_args *a, cli_model *m);
+void cli_free_model(cli_model *m);
+
+/* Refuses an output path that names an input file (same inode). */
+int cli_check_distinct(const char *out, const char *const *ins, int n_ins);
+/* mkdir -p for a heatmap directory. */
+int cli_mkdirs(neon_ctx *ctx, const char *dir);
+/* Heatmaps of relevance R (N, ...) for image-like inputs X: dir/<prefix>_<i>.png. */
+int cli_write_heatmaps(neon_ctx *ctx, const char *dir, const char *prefix, const neon_tensor *X,
+                       const neon_tensor *R, float img_low, float img_high, int quiet);
+
+int cmd_explain(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif
