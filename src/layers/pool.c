@@ -141,40 +141,65 @@ static inline int32_t get_idx(const float *slot)
     return v;
 }
 
-/* y (N, C, Ho, Wo) = max over windows of x (N, C, H, W); aux = arg-max. */
+/* Max of a full 2x2 window at r (row stride w): first arg-max offset and
+ * whether the max occurs more than once (the common case, unrolled). */
+static inline float max2x2(const float *r, int64_t w, int64_t *best, int *tie)
+{
+    const float a = r[0], b = r[1], c = r[w], d = r[w + 1];
+    const float m1 = b > a ? b : a, m2 = d > c ? d : c, m = m2 > m1 ? m2 : m1;
+    /* bit i set: tap i equals the max; the lowest set bit is the first */
+    const unsigned eq = (unsigned)(a == m) | (unsigned)(b == m) << 1 | (unsigned)(c == m) << 2 |
+                        (unsigned)(d == m) << 3;
+    const unsigned first = eq & (0u - eq);
+    *best = (first >> 1 & 1) + (first >> 2 & 1) * w + (first >> 3 & 1) * (w + 1);
+    *tie = (eq & (eq - 1)) != 0;
+    return m;
+}
+
+/* y (N, C, Ho, Wo) = max over windows of x (N, C, H, W); aux = arg-max.
+ * Branch-free: a max pass, then a reverse pass picking the first arg-max
+ * and counting the positions equal to the max. */
 static neon_status maxpool_forward(neon_graph *g, neon_node *nd, int64_t N)
 {
     const pool_params *p = nd->params;
     const neon_node *in = neon_in(g, nd, 0);
-    const int64_t sp = p->h * p->w;
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t c = 0; c < p->c; c++) {
-            const float *x = in->out + n * in->size + c * sp;
-            float *y = nd->out + n * nd->size + c * p->ho * p->wo;
-            float *aux = nd->aux + n * nd->size + c * p->ho * p->wo;
-            for (int64_t oh = 0; oh < p->ho; oh++)
-                for (int64_t ow = 0; ow < p->wo; ow++) {
-                    const pool_win v = neon_pool_window(p, oh, ow);
-                    float m = x[v.h0 * p->w + v.w0];
-                    int64_t best = v.h0 * p->w + v.w0;
-                    int tie = 0;
+    const int64_t sp = p->h * p->w, osp = p->ho * p->wo;
+    const int k22 = p->kh == 2 && p->kw == 2;
+    for (int64_t nc = 0; nc < N * p->c; nc++) {
+        const int64_t c = nc % p->c;
+        const float *x = in->out + nc * sp;
+        float *y = nd->out + nc * osp, *aux = nd->aux + nc * osp;
+        for (int64_t oh = 0; oh < p->ho; oh++)
+            for (int64_t ow = 0; ow < p->wo; ow++) {
+                const pool_win v = neon_pool_window(p, oh, ow);
+                const int64_t k = oh * p->wo + ow;
+                int64_t best = 0;
+                int tie;
+                float m;
+                if (k22 && v.h1 - v.h0 == 2 && v.w1 - v.w0 == 2) {
+                    m = max2x2(x + v.h0 * p->w + v.w0, p->w, &best, &tie);
+                    best += v.h0 * p->w + v.w0;
+                } else {
+                    m = x[v.h0 * p->w + v.w0];
                     for (int64_t ih = v.h0; ih < v.h1; ih++)
                         for (int64_t iw = v.w0; iw < v.w1; iw++) {
                             const float a = x[ih * p->w + iw];
-                            if (a > m) {
-                                m = a;
-                                best = ih * p->w + iw;
-                                tie = 0;
-                            } else if (a == m && ih * p->w + iw != best) {
-                                tie = 1;
-                            }
+                            m = a > m ? a : m;
                         }
-                    const int64_t k = oh * p->wo + ow;
-                    y[k] = m;
-                    const int32_t idx = (int32_t)(c * sp + best);
-                    put_idx(aux + k, tie ? ~idx : idx);
+                    int cnt = 0;
+                    for (int64_t ih = v.h1 - 1; ih >= v.h0; ih--)
+                        for (int64_t iw = v.w1 - 1; iw >= v.w0; iw--) {
+                            const int eq = x[ih * p->w + iw] == m;
+                            best = eq ? ih * p->w + iw : best;
+                            cnt += eq;
+                        }
+                    tie = cnt > 1;
                 }
-        }
+                y[k] = m;
+                const int32_t idx = (int32_t)(c * sp + best);
+                put_idx(aux + k, tie ? ~idx : idx);
+            }
+    }
     return NEON_OK;
 }
 
