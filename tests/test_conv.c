@@ -161,6 +161,7 @@ static void transform(const float *W, int64_t n, neon_wsel w, float *out)
         out[i] = w == NEON_W_ORIG ? W[i]
                  : w == NEON_W_POS ? (W[i] > 0 ? W[i] : 0.0f)
                  : w == NEON_W_SQ  ? W[i] * W[i]
+                 : w == NEON_W_NEG ? (W[i] < 0 ? W[i] : 0.0f)
                                    : 1.0f;
 }
 

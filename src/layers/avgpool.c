@@ -4,7 +4,8 @@
  * including padding when count_include_pad (clipped to the padded input,
  * as PyTorch / ONNX), else the taps inside the image.  The generic linear
  * rules run on apply/apply_t, which interpret every neon_wsel themselves:
- * ORIG and POS -> 1/n_k, SQ -> 1/n_k^2, ONES -> 1 on in-image taps.  No
+ * ORIG and POS -> 1/n_k, SQ -> 1/n_k^2, ONES -> 1 on in-image taps,
+ * NEG -> 0 (the weights are positive).  No
  * bias (lin.b = NULL), no stored weights (lin.W = NULL). */
 #include "pool.h"
 
@@ -14,6 +15,7 @@
 static inline float tap_weight(const pool_params *p, const pool_win *v, neon_wsel w)
 {
     if (w == NEON_W_ONES) return 1.0f;
+    if (w == NEON_W_NEG) return 0.0f; /* all weights are positive */
     const float n =
         (float)(p->count_include_pad ? v->n_pad : (v->h1 - v->h0) * (v->w1 - v->w0));
     return w == NEON_W_SQ ? 1.0f / (n * n) : 1.0f / n;
