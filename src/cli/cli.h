@@ -63,10 +63,23 @@ typedef enum { MODEL_ONNX = 0, MODEL_KMEANS, MODEL_OCSVM } cli_model_kind;
 typedef struct cli_model {
     cli_model_kind kind;
     neon_graph *g;
-    char desc[256];    /* one line: what was loaded */
+    char desc[256];          /* one line: what was loaded */
+    const char *header;      /* per-sample line header (NULL: the default one) */
+    /* (optional) prints the line of sample n; default: index target score sum */
+    void (*line)(const struct cli_model *m, int64_t n, const neon_explain_result *r, FILE *f);
+    void *priv;              /* kind's own data */
+    void (*free_priv)(void *priv);
 } cli_model;
-int cli_load_model(neon_ctx *ctx, const char *path, const cli_args *a, cli_model *m);
+/* Loads MODEL; X (the data to explain, or NULL) lets a kind adapt to it
+ * (e.g. the k-means stiffness for bare centroids). */
+int cli_load_model(neon_ctx *ctx, const char *path, const cli_args *a, const neon_tensor *X,
+                   cli_model *m);
 void cli_free_model(cli_model *m);
+/* Kind loaders (src/cli/kind_*.c); same contract as cli_load_model. */
+int cli_load_kmeans(neon_ctx *ctx, const char *path, const cli_args *a, const neon_tensor *X,
+                    cli_model *m);
+int cli_load_ocsvm(neon_ctx *ctx, const char *path, const cli_args *a, const neon_tensor *X,
+                   cli_model *m);
 
 /* Refuses an output path that names an input file (same inode). */
 int cli_check_distinct(const char *out, const char *const *ins, int n_ins);
@@ -78,5 +91,8 @@ int cli_write_heatmaps(neon_ctx *ctx, const char *dir, const char *prefix, const
 
 int cmd_explain(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
+int cmd_fit_kmeans(int argc, char **argv); /* src/cli/fit_kmeans.c */
+int cmd_fit_ocsvm(int argc, char **argv);  /* src/cli/fit_ocsvm.c */
 
 #endif

@@ -12,6 +12,8 @@ static const cli_opt explain_opts[] = {
     {"init", "value|one", "start from the explained value (default) or from 1", 0},
     {"head", "logit|logodds", "explain the logit (default) or the log-odds of the class", 0},
     {"heatmap", "DIR", "write one PNG heatmap per sample into DIR", 0},
+    {"kind", "onnx|kmeans|ocsvm", "kind of MODEL when its file does not say (bare centroids .npy)", 0},
+    {"beta", "B", "k-means: stiffness of the soft-min pool (default: 1 / mean f_c)", 0},
     {"batch", "B", "samples per pass (default 64)", 0},
     {"threads", "N", "BLAS threads (default: all cores)", 0},
     {"trace", NULL, "print per-node relevance sums for the first sample (stderr)", 0},
@@ -25,7 +27,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: neon explain MODEL --input X.npy [--output R.npy] [options]\n\n"
                "Explains the model's prediction for every sample of X with LRP and prints one\n"
                "line per sample: index, target, explained score, sum of relevance.\n"
-               "MODEL: an ONNX network (.onnx).\n\noptions:\n");
+               "MODEL: an ONNX network (.onnx), a k-means model (neon fit kmeans, or centroids\n"
+               "(K, D) .npy with --kind kmeans), or a libsvm one-class SVM model.\n\noptions:\n");
     cli_print_opts(f, explain_opts, N_EXPLAIN_OPTS);
     fprintf(f, "\nrule options:\n");
     cli_print_opts(f, cli_rule_opts, cli_n_rule_opts);
@@ -105,11 +108,11 @@ int cmd_explain(int argc, char **argv)
     neon_explain_result *res = NULL;
     int *tg = NULL;
     if ((code = cli_make_rules(ctx, &a, &rs))) goto out;
-    if ((code = cli_load_model(ctx, model_path, &a, &m))) goto out;
     if (neon_npy_read(ctx, xin, &X)) {
         code = cli_error(CLI_ERR, "%s", neon_errmsg(ctx));
         goto out;
     }
+    if ((code = cli_load_model(ctx, model_path, &a, &X, &m))) goto out;
     neon_node_info in0;
     neon_graph_node_info(m.g, neon_graph_input_id(m.g, 0), &in0);
     if (X.ndim == in0.ndim && X.ndim < NEON_MAX_DIMS) { /* a single sample without batch axis */
@@ -151,10 +154,13 @@ int cmd_explain(int argc, char **argv)
             fprintf(stderr, "\rneon: explained %lld/%lld", (long long)(s + nb), (long long)N);
     }
     if (!quiet && N > batch) fputc('\n', stderr);
-    printf("# sample target score relevance_sum\n");
-    for (int64_t n = 0; n < N; n++)
-        printf("%lld %d %.7g %.7g\n", (long long)n, res[n].target, (double)res[n].score,
-               (double)res[n].relevance_sum);
+    printf("%s\n", m.header ? m.header : "# sample target score relevance_sum");
+    for (int64_t n = 0; n < N; n++) {
+        if (m.line) m.line(&m, n, &res[n], stdout);
+        else
+            printf("%lld %d %.7g %.7g\n", (long long)n, res[n].target, (double)res[n].score,
+                   (double)res[n].relevance_sum);
+    }
     if (rout && neon_npy_write(ctx, rout, &R)) {
         code = cli_error(CLI_ERR, "%s", neon_errmsg(ctx));
         goto out;

@@ -5,6 +5,8 @@
 
 static const cli_opt info_opts[] = {
     {"help", NULL, "this help", 0},
+    {"kind", "onnx|kmeans|ocsvm", "kind of MODEL when its file does not say", 0},
+    {"beta", "B", "k-means: stiffness of the soft-min pool", 0},
 };
 
 int cmd_info(int argc, char **argv)
@@ -13,7 +15,7 @@ int cmd_info(int argc, char **argv)
     char err[256];
     cli_opt all[64];
     int n_all = 0;
-    all[n_all++] = info_opts[0];
+    for (size_t i = 0; i < sizeof info_opts / sizeof info_opts[0]; i++) all[n_all++] = info_opts[i];
     for (int i = 0; i < cli_n_rule_opts; i++) all[n_all++] = cli_rule_opts[i];
     if (cli_parse(argc, argv, all, n_all, &a, err, sizeof err))
         return cli_error(CLI_USAGE, "info: %s", err);
@@ -30,7 +32,7 @@ int cmd_info(int argc, char **argv)
     cli_model m;
     neon_rules *rs = NULL;
     int code = cli_make_rules(ctx, &a, &rs);
-    if (!code) code = cli_load_model(ctx, a.pos[0], &a, &m);
+    if (!code) code = cli_load_model(ctx, a.pos[0], &a, NULL, &m);
     else m.g = NULL;
     if (!code && neon_graph_set_rules(m.g, rs)) code = cli_error(CLI_USAGE, "%s", neon_errmsg(ctx));
     if (!code) {

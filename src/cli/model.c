@@ -18,24 +18,33 @@ static cli_model_kind sniff(const char *path)
     return MODEL_ONNX;
 }
 
-int cli_load_model(neon_ctx *ctx, const char *path, const cli_args *a, cli_model *m)
+int cli_load_model(neon_ctx *ctx, const char *path, const cli_args *a, const neon_tensor *X,
+                   cli_model *m)
 {
-    (void)a;
     memset(m, 0, sizeof *m);
     m->kind = sniff(path);
+    const char *kind = cli_get(a, "kind");
+    if (kind) {
+        if (!strcmp(kind, "kmeans")) m->kind = MODEL_KMEANS;
+        else if (!strcmp(kind, "ocsvm")) m->kind = MODEL_OCSVM;
+        else if (!strcmp(kind, "onnx")) m->kind = MODEL_ONNX;
+        else return cli_error(CLI_USAGE, "--kind: expected onnx, kmeans or ocsvm, got '%s'", kind);
+    }
     switch (m->kind) {
+    case MODEL_KMEANS: return cli_load_kmeans(ctx, path, a, X, m);
+    case MODEL_OCSVM: return cli_load_ocsvm(ctx, path, a, X, m);
     case MODEL_ONNX:
         if (neon_onnx_load(ctx, path, &m->g)) return cli_error(CLI_ERR, "%s", neon_errmsg(ctx));
         snprintf(m->desc, sizeof m->desc, "ONNX network %s (%d nodes)", path,
                  neon_graph_num_nodes(m->g));
         return CLI_OK;
-    default:
-        return cli_error(CLI_ERR, "%s: this kind of model is not supported by this build", path);
     }
+    return cli_error(CLI_ERR, "%s: unknown kind of model", path);
 }
 
 void cli_free_model(cli_model *m)
 {
+    if (m->free_priv) m->free_priv(m->priv);
     neon_graph_destroy(m->g);
     memset(m, 0, sizeof *m);
 }

@@ -21,6 +21,7 @@ typedef enum neon_wsel {
     NEON_W_SQ,       /* w^2          */
     NEON_W_ONES,     /* 1 on every tap that exists (flat rule) */
     NEON_W_NEG,      /* (w)-  (weightless kinds with positive weights: 0) */
+    NEON_W_ROOT,     /* w o a0: per-output root points (kinds with has_root) */
     NEON_W__COUNT
 } neon_wsel;
 
@@ -59,6 +60,10 @@ typedef struct neon_linear {
     int64_t out_ch;           /* bias broadcast: out = (out_ch, out_sp) per sample */
     int64_t out_sp;
     float *Wt[NEON_W__COUNT]; /* transformed weights (Wt[NEON_W_ORIG] == W), made by set_rules */
+    int has_root;             /* the kind has per-output root points a0_k: the z-rule becomes
+                               * R_j = sum_k w_jk (a_j - a0_kj) R_k / stab(z_k), i.e.
+                               * R = a o (W^T s) - apply_t(NEON_W_ROOT, s); z_k is the forward
+                               * output (the bias cancels: w_k . a0_k = -b_k) */
 } neon_linear;
 
 struct neon_node {
@@ -134,6 +139,6 @@ neon_status neon_relprop_walk(neon_graph *g, int top);
 /* Kinds defined in src/layers (for identification by the engine). */
 extern const neon_layer_ops neon_input_ops, neon_dense_ops, neon_conv2d_ops, neon_maxpool2d_ops,
     neon_avgpool2d_ops, neon_gavgpool_ops, neon_relu_ops, neon_activation_ops, neon_batchnorm_ops,
-    neon_reshape_ops, neon_add_ops, neon_concat_ops, neon_pad_ops;
+    neon_reshape_ops, neon_add_ops, neon_concat_ops, neon_pad_ops, neon_minpool_ops;
 
 #endif /* NEON_GRAPH_IMPL_H */

@@ -103,6 +103,11 @@ static void rule_z(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, lin_w
     }
     nd->ops->apply_t(g, nd, NEON_W_ORIG, w->z1, w->c1, N, w->layer, 0);
     const int64_t ni = N * in->size;
+    if (nd->lin.has_root) { /* R = a o (W^T s) - (W o A0)^T s */
+        nd->ops->apply_t(g, nd, NEON_W_ROOT, w->z1, w->c2, N, w->layer, 0);
+        for (int64_t j = 0; j < ni; j++) in->rel[j] += in->out[j] * w->c1[j] - w->c2[j];
+        return;
+    }
     for (int64_t j = 0; j < ni; j++) in->rel[j] += in->out[j] * w->c1[j];
 }
 
@@ -266,6 +271,13 @@ neon_status neon_linear_relprop(neon_graph *g, neon_node *nd, int64_t N)
 {
     neon_node *in = neon_in(g, nd, 0);
     lin_ws w = carve(g, nd, in, N);
+    if (nd->lin.has_root && nd->rule.kind != NEON_RULE_LRP0 && nd->rule.kind != NEON_RULE_EPSILON) {
+        char lb[128];
+        return neon_fail(g->ctx, NEON_ERR_UNSUPPORTED,
+                         "node %s has root points (the midpoint rule): only lrp0/epsilon apply, "
+                         "not %s",
+                         neon_node_label(nd, lb, sizeof lb), neon_rule_name(nd->rule.kind));
+    }
     switch (nd->rule.kind) {
     case NEON_RULE_EPSILON: rule_z(g, nd, in, N, &w, nd->rule.epsilon); break;
     case NEON_RULE_GAMMA: rule_gamma(g, nd, in, N, &w); break;
