@@ -142,6 +142,27 @@ static void test_resnet_view_softmax(void **state)
      * 2 by the exporter and still means "the batch" (run here with 3) */
     g = check_fixture(ctx, "resnet_static");
     neon_graph_destroy(g);
+    /* exported without constant folding at opset 11: the shape subgraph
+     * (Unsqueeze with an axes attribute) is folded by the importer */
+    g = check_fixture(ctx, "resnet_nofold");
+    assert_int_equal(count_kind(g, "reshape"), 1);
+    neon_graph_destroy(g);
+    neon_ctx_destroy(ctx);
+}
+
+/* Two graph outputs: the first is explained (its LogSoftmax stripped); the
+ * second needs an unsupported operator (Exp) and is ignored. */
+static void test_two_outputs(void **state)
+{
+    (void)state;
+    neon_ctx *ctx = tu_ctx();
+    log_capture cap = {{0}, 0};
+    neon_ctx_set_log(ctx, capture_log, NEON_LOG_DEBUG, &cap);
+    neon_graph *g = check_fixture(ctx, "two_outputs");
+    assert_non_null(strstr(cap.text, "LogSoftmax"));
+    assert_non_null(strstr(cap.text, "2 outputs"));
+    assert_int_equal(neon_graph_num_nodes(g), 3); /* input, relu, dense */
+    neon_graph_destroy(g);
     neon_ctx_destroy(ctx);
 }
 
@@ -159,8 +180,8 @@ static void test_gemm(void **state)
     neon_ctx_destroy(ctx);
 }
 
-/* MatMul + Add (bias folded; constant on either side; a DOUBLE Constant
- * cast to FLOAT), MatMul without bias, Elu, LeakyRelu, Softplus. */
+/* MatMul + Add (bias folded; constant on either side; a DOUBLE Constant in
+ * double_data cast to FLOAT), MatMul without bias, Elu, LeakyRelu, Softplus. */
 static void test_matmul_add(void **state)
 {
     (void)state;
@@ -173,9 +194,11 @@ static void test_matmul_add(void **state)
     neon_ctx_destroy(ctx);
 }
 
-/* Pad with a non-zero value (a pad node), Conv + Add bias of shape
- * (1, C, 1, 1), Unsqueeze/Squeeze, a hand-written shape subgraph (Shape,
- * Slice, Gather, Mul, Div, Cast from INT32, Concat) feeding Reshape, a zero
+/* Pad with a non-zero value (a pad node; pads from a Constant value_ints),
+ * Conv + Add bias of shape (1, C, 1, 1) (raw DOUBLE cast to FLOAT),
+ * Unsqueeze/Squeeze, a hand-written shape subgraph (Shape, Slice, Gather,
+ * Mul, Div, Cast from INT32, Concat, ConstantOfShape, batch + 0; int64_data)
+ * feeding Reshape, a zero
  * Pad shared by an AveragePool and a Conv (folded into both), Flatten,
  * Dropout, Identity, Sum, Concat, Gemm. */
 static void test_shape_ops(void **state)
@@ -190,13 +213,15 @@ static void test_shape_ops(void **state)
     neon_ctx_destroy(ctx);
 }
 
-/* Opset 10 attribute forms: Pad pads/value, Unsqueeze/Squeeze axes. */
+/* Opset 10 attribute forms: Pad pads/value, Unsqueeze/Squeeze axes; the
+ * initializers are also listed as graph inputs (IR < 4 style). */
 static void test_opset10(void **state)
 {
     (void)state;
     neon_ctx *ctx = tu_ctx();
     neon_graph *g = check_fixture(ctx, "opset10");
     assert_int_equal(count_kind(g, "pad"), 1); /* not foldable into a max pool */
+    assert_int_equal(neon_graph_num_inputs(g), 1);
     neon_graph_destroy(g);
     neon_ctx_destroy(ctx);
 }
@@ -445,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_cnn_bn_node),
         cmocka_unit_test(test_pools),
         cmocka_unit_test(test_resnet_view_softmax),
+        cmocka_unit_test(test_two_outputs),
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_matmul_add),
         cmocka_unit_test(test_shape_ops),

@@ -241,7 +241,8 @@ static neon_status add_acts(onnx_imp *im, const Onnx__NodeProto *n)
     onnx_value *out = onnx_out(im, n), *v0 = NULL;
     int ids[64];
     char s0[128], sv[128];
-    if (n->n_input > 64) return onnx_fail(im, NEON_ERR_UNSUPPORTED, "more than 64 inputs");
+    if (n->n_input < 1 || n->n_input > 64)
+        return onnx_fail(im, NEON_ERR_FORMAT, "%zu inputs (1 to 64 supported)", n->n_input);
     for (size_t k = 0; k < n->n_input; k++) {
         onnx_value *v;
         NEON_TRY(onnx_in_act(im, n, k, &v));

@@ -101,6 +101,11 @@ static neon_status pool(onnx_imp *im, const Onnx__NodeProto *n, int is_avg)
     if (is_avg) NEON_TRY(onnx_attr_int(im, n, "count_include_pad", 0, &cip));
     if (dil[0] != 1 || dil[1] != 1)
         return onnx_fail(im, NEON_ERR_UNSUPPORTED, "dilated pooling is not supported");
+    if (pads[0] >= k[0] || pads[2] >= k[0] || pads[1] >= k[1] || pads[3] >= k[1])
+        return onnx_fail(im, NEON_ERR_FORMAT,
+                         "pads (%lld, %lld, %lld, %lld) must be smaller than the kernel (%lld, %lld)",
+                         (long long)pads[0], (long long)pads[1], (long long)pads[2],
+                         (long long)pads[3], (long long)k[0], (long long)k[1]);
     if (onnx_out_size(x->shape[1], pads[0] + pads[2], k[0], stride[0], 1) < 1 ||
         onnx_out_size(x->shape[2], pads[1] + pads[3], k[1], stride[1], 1) < 1)
         return onnx_fail(im, NEON_ERR_SHAPE, "kernel (%lld, %lld) does not fit input %s",

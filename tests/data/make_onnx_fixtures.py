@@ -184,6 +184,8 @@ def torch_fixtures():
     save("resnet", m, x, y)
     m = torch_export(res, x, dynamic=False)  # x.size(0) folded to the example batch (2)
     save("resnet_static", m, x, y)
+    m = torch_export(res, x, fold=False, opset=11)  # unfolded shape subgraph, opset 11
+    save("resnet_nofold", m, x, y)
 
 
 # ---------------------------------------------------------------------------
@@ -223,7 +225,8 @@ def matmul_fixture():
     b2 = g.standard_normal((1, 4)).astype(np.float32)
     W3 = g.standard_normal((4, 3)).astype(np.float32)
     nodes = [helper.make_node("MatMul", ["x", "W1"], ["m1"]),
-             helper.make_node("Constant", [], ["b1d"], value=t(b1, "b1d")),
+             helper.make_node("Constant", [], ["b1d"],  # double_data
+                              value=helper.make_tensor("b1d", TensorProto.DOUBLE, [5], b1.tolist())),
              helper.make_node("Cast", ["b1d"], ["b1"], to=TensorProto.FLOAT),
              helper.make_node("Add", ["m1", "b1"], ["a1"]),
              helper.make_node("Elu", ["a1"], ["e1"], alpha=0.7),
@@ -253,13 +256,17 @@ def shapeops_fixture():
     b2 = g.standard_normal(2).astype(np.float32)
     Wf = g.standard_normal((4, 12 + 8 + 18)).astype(np.float32)
     bf = g.standard_normal(4).astype(np.float32)
-    i64 = lambda v, name: t(np.asarray(v, np.int64), name)
-    inits = [t(W, "W"), t(bias, "bias"), t(W2, "W2"), t(b2, "b2"), t(Wf, "Wf"), t(bf, "bf"),
-             i64([0, 0, 1, 1, 0, 0, 1, 1], "pads"), t(np.asarray(0.5, np.float32), "half"),
+    def i64(v, name):  # int64_data (not raw_data)
+        a = np.asarray(v, np.int64)
+        return helper.make_tensor(name, TensorProto.INT64, a.shape, a.ravel().tolist())
+    inits = [t(bias.astype(np.float64), "biasd"), t(W, "W"), t(W2, "W2"), t(b2, "b2"), t(Wf, "Wf"),
+             t(bf, "bf"), t(np.asarray(0.5, np.float32), "half"), i64([3], "three"),
              i64([2], "ax2"), i64([1], "one"), i64([4], "four"), i64([0], "ax0"),
              i64(0, "i0"), i64(1, "i1"), i64(2, "i2"),
              helper.make_tensor("tail", TensorProto.INT32, [1], [-1])]
     nodes = [
+        helper.make_node("Constant", [], ["pads"], value_ints=[0, 0, 1, 1, 0, 0, 1, 1]),
+        helper.make_node("Cast", ["biasd"], ["bias"], to=TensorProto.FLOAT),  # raw DOUBLE
         helper.make_node("Pad", ["x", "pads", "half"], ["p"], mode="constant"),
         helper.make_node("Conv", ["p", "W"], ["c"], strides=[2, 2]),            # (3, 2, 2)
         helper.make_node("Add", ["c", "bias"], ["cb"]),
@@ -278,7 +285,10 @@ def shapeops_fixture():
         helper.make_node("Unsqueeze", ["n", "ax0"], ["nu"]),
         helper.make_node("Unsqueeze", ["q", "ax0"], ["qu"]),
         helper.make_node("Cast", ["tail"], ["tail64"], to=TensorProto.INT64),
-        helper.make_node("Concat", ["nu", "qu", "tail64"], ["target"], axis=0),  # [N, 6, -1]
+        helper.make_node("Concat", ["nu", "qu", "tail64"], ["target0"], axis=0),  # [N, 6, -1]
+        helper.make_node("ConstantOfShape", ["three"], ["zeros"],
+                         value=helper.make_tensor("v", TensorProto.INT64, [1], [0])),
+        helper.make_node("Add", ["target0", "zeros"], ["target"]),              # N + 0 is N
         helper.make_node("Reshape", ["s", "target"], ["rs"]),                  # (6, 2)
         helper.make_node("Flatten", ["rs"], ["f"]),                            # (12)
         # zero Pad folded into AveragePool (count_include_pad) and into Conv
@@ -320,12 +330,29 @@ def opset10_fixture():
              helper.make_node("Flatten", ["s"], ["f"]),
              helper.make_node("Gemm", ["f", "Wf", "bf"], ["y"], transB=1)]  # C required < 11
     bf = g.standard_normal(3).astype(np.float32)
-    m = make(nodes, [fin("x", 1, 5, 5)], [fin("y", 3)], [t(Wf, "Wf"), t(bf, "bf")], opset=10)
+    ins = [fin("x", 1, 5, 5), helper.make_tensor_value_info("Wf", TensorProto.FLOAT, [3, 9]),
+           helper.make_tensor_value_info("bf", TensorProto.FLOAT, [3])]  # IR < 4 style
+    m = make(nodes, ins, [fin("y", 3)], [t(Wf, "Wf"), t(bf, "bf")], opset=10)
     x = g.standard_normal((N, 1, 5, 5)).astype(np.float32)
     with torch.no_grad():
         p = F.pad(torch.from_numpy(x), (0, 1, 1, 0))
         f = F.max_pool2d(p, 2, 2).reshape(N, -1).numpy()
     save("opset10", m, x, f @ Wf.T + bf)
+
+
+def two_outputs_fixture():
+    """Two graph outputs: the first is explained; the second goes through an
+    operator neonlrp does not support and must be ignored.  LogSoftmax on
+    the first output is stripped."""
+    g = rng(14)
+    W = g.standard_normal((4, 3)).astype(np.float32)
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Gemm", ["r", "W"], ["z"]),
+             helper.make_node("LogSoftmax", ["z"], ["y"], axis=1),
+             helper.make_node("Exp", ["x"], ["aux"])]
+    m = make(nodes, [fin("x", 4)], [fin("y", 3), fin("aux", 4)], [t(W, "W")], opset=17)
+    x = g.standard_normal((N, 4)).astype(np.float32)
+    save("two_outputs", m, x, np.maximum(x, 0) @ W)
 
 
 # ---------------------------------------------------------------------------
@@ -382,6 +409,7 @@ def main():
     matmul_fixture()
     shapeops_fixture()
     opset10_fixture()
+    two_outputs_fixture()
     bad_fixtures()
     print("wrote", sorted(os.listdir(OUT)))
 
