@@ -58,17 +58,6 @@ void *onnx_tmp(onnx_imp *im, size_t n, size_t size)
     return b + 1;
 }
 
-char *onnx_tmp_strcat(onnx_imp *im, const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = onnx_tmp(im, la + lb + 1, 1);
-    if (s) {
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb + 1);
-    }
-    return s;
-}
-
 static void tmp_free_all(onnx_imp *im)
 {
     for (onnx_blk *b = im->arena, *next; b; b = next) {
@@ -79,27 +68,6 @@ static void tmp_free_all(onnx_imp *im)
 }
 
 /* ---- values and liveness ------------------------------------------------------ */
-
-static neon_status declare(onnx_imp *im, const char *name, int producer, onnx_value **out)
-{
-    *out = NULL;
-    if (!name || !name[0]) return NEON_OK;
-    size_t h = 1469598103934665603u;
-    for (const char *s = name; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
-    for (h &= im->hash_mask;; h = (h + 1) & im->hash_mask) {
-        int k = im->hash[h];
-        if (k == 0) break;
-        if (strcmp(im->vals[k - 1].name, name) == 0)
-            return onnx_fail(im, NEON_ERR_FORMAT, "value '%s' is defined twice", name);
-    }
-    onnx_value *v = &im->vals[im->n_vals++];
-    v->name = name;
-    v->producer = producer;
-    v->id = -1;
-    im->hash[h] = (int)im->n_vals;
-    *out = v;
-    return NEON_OK;
-}
 
 static neon_status setup_values(onnx_imp *im, char **needed_out)
 {
@@ -125,7 +93,7 @@ static neon_status setup_values(onnx_imp *im, char **needed_out)
 
     onnx_value *v;
     for (size_t k = 0; k < gp->n_initializer; k++) {
-        NEON_TRY(declare(im, gp->initializer[k]->name, -1, &v));
+        NEON_TRY(onnx_declare(im, gp->initializer[k]->name, -1, &v));
         if (!v) return neon_fail(im->ctx, NEON_ERR_FORMAT, "initializer %zu has no name", k);
         v->kind = OV_CONST;
         v->lazy = gp->initializer[k];
@@ -133,13 +101,13 @@ static neon_status setup_values(onnx_imp *im, char **needed_out)
     for (size_t k = 0; k < gp->n_input; k++) {
         const char *name = gp->input[k]->name;
         if (onnx_lookup(im, name)) continue; /* an initializer listed as input */
-        NEON_TRY(declare(im, name, -1, &v));
+        NEON_TRY(onnx_declare(im, name, -1, &v));
     }
     for (size_t i = 0; i < gp->n_node; i++) {
         im->node = gp->node[i];
         im->node_index = i;
         for (size_t k = 0; k < gp->node[i]->n_output; k++)
-            NEON_TRY(declare(im, gp->node[i]->output[k], (int)i, &v));
+            NEON_TRY(onnx_declare(im, gp->node[i]->output[k], (int)i, &v));
     }
     im->node = NULL;
 

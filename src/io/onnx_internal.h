@@ -121,7 +121,6 @@ ONNX_OP_LIST(ONNX_OP_DECL, )
 /* Zeroed scratch of n * size bytes, freed when the import ends; NULL with
  * NEON_ERR_NOMEM on the ctx on failure. */
 void *onnx_tmp(onnx_imp *im, size_t n, size_t size);
-char *onnx_tmp_strcat(onnx_imp *im, const char *a, const char *b);
 
 /* ---- messages (onnx_value.c) -------------------------------------------- */
 /* "node 'name' (op T): <message>" about the current node. */
@@ -138,6 +137,9 @@ char *onnx_sshape(int ndim, const int64_t *shape, char *buf, size_t n);
 
 /* ---- values (onnx_value.c) ---------------------------------------------- */
 onnx_value *onnx_lookup(onnx_imp *im, const char *name);
+/* Adds a value named `name` (none for an empty name) to the table, which
+ * has room for every name of the graph; a second definition is FORMAT. */
+neon_status onnx_declare(onnx_imp *im, const char *name, int producer, onnx_value **out);
 /* Follows aliases (NULL stays NULL). */
 onnx_value *onnx_resolve(onnx_value *v);
 /* Input k of node n resolved through aliases; missing/empty -> FORMAT error. */
@@ -164,9 +166,12 @@ neon_status onnx_decode_tensor(onnx_imp *im, const Onnx__TensorProto *t, const c
 neon_status onnx_act(onnx_imp *im, onnx_value *v, int *id);
 /* Makes v an activation of graph node id (reads its shape). */
 neon_status onnx_set_act(onnx_imp *im, onnx_value *v, int id);
-/* Per-sample shape of an activation or pending value (no materializing). */
+/* Whether v is computed from the model input (activation or pending); its
+ * per-sample shape is then in v->ndim/v->shape without materializing. */
 int onnx_is_act(const onnx_value *v);
+/* v becomes another name for target; target inherits v's consumers. */
 void onnx_set_alias(onnx_value *v, onnx_value *target);
+/* Makes v a zeroed constant of the given type and dims (scratch memory). */
 neon_status onnx_new_const(onnx_imp *im, onnx_value *v, int is_int, int ndim, const int64_t *dims);
 
 /* ---- attributes (onnx_value.c) ------------------------------------------ */

@@ -77,6 +77,23 @@ onnx_value *onnx_lookup(onnx_imp *im, const char *name)
     }
 }
 
+neon_status onnx_declare(onnx_imp *im, const char *name, int producer, onnx_value **out)
+{
+    *out = NULL;
+    if (!name || !name[0]) return NEON_OK;
+    size_t h = hash_str(name) & im->hash_mask;
+    for (; im->hash[h] != 0; h = (h + 1) & im->hash_mask)
+        if (strcmp(im->vals[im->hash[h] - 1].name, name) == 0)
+            return onnx_fail(im, NEON_ERR_FORMAT, "value '%s' is defined twice", name);
+    onnx_value *v = &im->vals[im->n_vals++];
+    v->name = name;
+    v->producer = producer;
+    v->id = -1;
+    im->hash[h] = (int)im->n_vals;
+    *out = v;
+    return NEON_OK;
+}
+
 onnx_value *onnx_resolve(onnx_value *v)
 {
     while (v && v->kind == OV_ALIAS) v = v->alias;
