@@ -40,23 +40,47 @@ static void log_to_stderr(neon_log_level lvl, const char *msg, void *user)
     fprintf(stderr, "neon: %s%s\n", lvl == NEON_LOG_WARN ? "warning: " : "", msg);
 }
 
+/* Sum of node id's relevance for sample 0. */
+static double rel_sum0(neon_graph *g, int id)
+{
+    neon_tensor rel;
+    if (neon_graph_relevance(g, id, &rel)) return 0;
+    int64_t per = 1;
+    for (int k = 1; k < rel.ndim; k++) per *= rel.shape[k];
+    double s = 0;
+    for (int64_t k = 0; k < per; k++) s += rel.data[k];
+    return s;
+}
+
+/* Per-node relevance of sample 0 and what each node absorbed (its
+ * relevance minus what reached its inputs; shown where every input feeds
+ * only this node, so that the difference is this node's alone). */
 static void trace(neon_graph *g)
 {
-    fprintf(stderr, "# trace of sample 0: node, kind, rule, sum of relevance at its output\n");
-    for (int i = neon_graph_output_id(g); i >= 0; i--) {
+    const int n = neon_graph_num_nodes(g), o = neon_graph_output_id(g);
+    int consumers[4096] = {0};
+    for (int i = 0; i <= o && i < 4096; i++) {
+        neon_node_info info;
+        if (neon_graph_node_info(g, i, &info)) continue;
+        for (int k = 0; k < info.n_inputs; k++)
+            if (info.inputs[k] < 4096) consumers[info.inputs[k]]++;
+    }
+    fprintf(stderr, "# trace of sample 0: node, kind, rule, relevance at its output, absorbed\n");
+    for (int i = o; i >= 0 && i < n; i--) {
         neon_node_info info;
         neon_rule r;
-        neon_tensor rel;
-        if (neon_graph_node_info(g, i, &info) || neon_graph_node_rule(g, i, &r) ||
-            neon_graph_relevance(g, i, &rel))
-            continue;
-        int64_t per = 1;
-        for (int k = 1; k < rel.ndim; k++) per *= rel.shape[k];
-        double s = 0;
-        for (int64_t k = 0; k < per; k++) s += rel.data[k];
-        char rb[64];
-        fprintf(stderr, "%4d %-24s %-11s %-20s %.6g\n", i, info.name, info.kind,
-                neon_rule_str(&r, rb, sizeof rb), s);
+        if (neon_graph_node_info(g, i, &info) || neon_graph_node_rule(g, i, &r)) continue;
+        const double s = rel_sum0(g, i);
+        char rb[64], ab[32] = "";
+        int exclusive = info.n_inputs > 0;
+        double below = 0;
+        for (int k = 0; k < info.n_inputs; k++) {
+            if (info.inputs[k] >= 4096 || consumers[info.inputs[k]] != 1) exclusive = 0;
+            else below += rel_sum0(g, info.inputs[k]);
+        }
+        if (exclusive) snprintf(ab, sizeof ab, "%.6g", s - below);
+        fprintf(stderr, "%4d %-32s %-10s %-18s %12.6g %12s\n", i, info.name, info.kind,
+                neon_rule_str(&r, rb, sizeof rb), s, ab);
     }
 }
 
