@@ -2,6 +2,7 @@
  * forward pass. */
 #include "graph_impl.h"
 #include "layers/layers.h"
+#include "blas.h"
 
 #include <math.h>
 #include <string.h>
@@ -97,6 +98,8 @@ neon_status neon_graph_forward_n(neon_graph *g, int n, const neon_tensor *xs, ne
                          g->n_inputs == 1 ? "" : "s", n);
     int64_t N = 0;
     for (int k = 0; k < n; k++) NEON_TRY(check_input(g, k, &xs[k], &N));
+    /* OpenBLAS keeps its thread count process-wide: set it per call */
+    if (ctx->threads > 0) neon_blas_set_threads(ctx->threads);
     NEON_TRY(plan(g, N));
     g->N = 0;
     g->relprop_done = 0;
