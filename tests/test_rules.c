@@ -28,6 +28,7 @@ static const layer_case cases[] = {
     {"conv 2x3 dil2", 1, {1, 7, 7}, 2, {2, 3, 1, 1, 0, 1, 0, 1, 2, 2, 1}, 1},
     {"conv groups2", 1, {4, 5, 4}, 6, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2}, 1},
     {"conv depthwise", 1, {3, 5, 5}, 3, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3}, 0},
+    {"conv 1x1 (pointwise)", 1, {4, 3, 3}, 5, {1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1}, 1},
 };
 
 typedef struct built {

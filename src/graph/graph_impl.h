@@ -41,6 +41,10 @@ typedef struct neon_layer_ops {
      * accumulate != 0 adds into c instead of overwriting. */
     void (*apply_t)(neon_graph *g, const neon_node *nd, neon_wsel w, const float *s, float *c,
                     int64_t N, float *ws, int accumulate);
+    /* (optional) c (+)= rho1(W)^T s1 + rho2(W)^T s2 in one pass (e.g. one
+     * col2im for both); without it the engine calls apply_t twice. */
+    void (*apply_t2)(neon_graph *g, const neon_node *nd, neon_wsel w1, const float *s1,
+                     neon_wsel w2, const float *s2, float *c, int64_t N, float *ws, int accumulate);
     /* (optional) floats of scratch for a batch of N (forward or relprop). */
     size_t (*workspace_size)(const neon_node *nd, int64_t N);
     /* (optional) floats of per-sample cache kept from forward (nd->aux). */

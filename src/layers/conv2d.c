@@ -233,27 +233,31 @@ static void conv_apply(neon_graph *g, const neon_node *nd, neon_wsel w, const fl
     }
 }
 
-/* c (N, c_in, H, W) (+)= conv^T(s (N, c_out, Ho, Wo)) with weights Wt[w]. */
-static void conv_apply_t(neon_graph *g, const neon_node *nd, neon_wsel w, const float *s,
+/* c (N, c_in, H, W) (+)= sum_k conv^T(s_k (N, c_out, Ho, Wo)) with weights
+ * Wt[w_k], k < npair (1 or 2): the pairs share one column buffer, so the
+ * second costs a GEMM with beta = 1 but no second col2im. */
+static void conv_t_pairs(const neon_node *nd, int npair, const neon_wsel *w, const float *const *s,
                          float *c, int64_t N, float *ws, int accumulate)
 {
-    (void)g;
     const conv_params *p = params_of(nd);
     const conv_geom q = geom_of(p);
-    const float *Wt = nd->lin.Wt[w];
     const int64_t in_n = p->c_in * q.in_sp, out_n = p->c_out * q.P;
     if (q.pointwise) { /* c_g (cin_g, P) (+)= W_g^T (cin_g, cout_g) . s_g (cout_g, P) */
-        for (int64_t n = 0; n < N; n++)
-            for (int gi = 0; gi < p->groups; gi++)
-                neon_sgemm(1, 0, q.cin_g, q.P, q.cout_g, 1.0f, Wt + gi * q.cout_g * q.K, q.K,
-                           s + n * out_n + gi * q.cout_g * q.P, q.P, accumulate ? 1.0f : 0.0f,
-                           c + n * in_n + gi * q.cin_g * q.in_sp, q.P);
+        for (int k = 0; k < npair; k++)
+            for (int64_t n = 0; n < N; n++)
+                for (int gi = 0; gi < p->groups; gi++)
+                    neon_sgemm(1, 0, q.cin_g, q.P, q.cout_g, 1.0f,
+                               nd->lin.Wt[w[k]] + gi * q.cout_g * q.K, q.K,
+                               s[k] + n * out_n + gi * q.cout_g * q.P, q.P,
+                               accumulate || k ? 1.0f : 0.0f, c + n * in_n + gi * q.cin_g * q.in_sp,
+                               q.P);
         return;
     }
     if (!accumulate) memset(c, 0, (size_t)(N * in_n) * sizeof *c);
     if (q.direct) {
-        for (int64_t n = 0; n < N; n++)
-            direct_conv(p, &q, Wt, s + n * out_n, c + n * in_n, 1);
+        for (int k = 0; k < npair; k++)
+            for (int64_t n = 0; n < N; n++)
+                direct_conv(p, &q, nd->lin.Wt[w[k]], s[k] + n * out_n, c + n * in_n, 1);
         return;
     }
     const conv_plan pl = plan_of(p, &q, N);
@@ -261,15 +265,18 @@ static void conv_apply_t(neon_graph *g, const neon_node *nd, neon_wsel w, const 
     for (int64_t n0 = 0; n0 < N; n0 += pl.nb) {
         const int64_t nb = N - n0 < pl.nb ? N - n0 : pl.nb;
         for (int gi = 0; gi < p->groups; gi++) {
-            const float *Wg = Wt + gi * q.cout_g * q.K;
             const int64_t xo = gi * q.cin_g * q.in_sp, zo = gi * q.cout_g * q.P;
-            if (pl.nb > 1) { /* stage (cout_g, nb*P), col (K, nb*P) = W_g^T . stage */
+            if (pl.nb > 1) { /* stage (cout_g, nb*P), col (K, nb*P) = sum_k W_k^T . stage_k */
                 const int64_t ld = nb * q.P;
-                for (int64_t b = 0; b < nb; b++)
-                    for (int64_t co = 0; co < q.cout_g; co++)
-                        memcpy(stage + co * ld + b * q.P, s + (n0 + b) * out_n + zo + co * q.P,
-                               (size_t)q.P * sizeof *s);
-                neon_sgemm(1, 0, q.K, ld, q.cout_g, 1.0f, Wg, q.K, stage, ld, 0.0f, col, ld);
+                for (int k = 0; k < npair; k++) {
+                    for (int64_t b = 0; b < nb; b++)
+                        for (int64_t co = 0; co < q.cout_g; co++)
+                            memcpy(stage + co * ld + b * q.P,
+                                   s[k] + (n0 + b) * out_n + zo + co * q.P,
+                                   (size_t)q.P * sizeof(float));
+                    neon_sgemm(1, 0, q.K, ld, q.cout_g, 1.0f, nd->lin.Wt[w[k]] + gi * q.cout_g * q.K,
+                               q.K, stage, ld, k ? 1.0f : 0.0f, col, ld);
+                }
                 for (int64_t b = 0; b < nb; b++)
                     col2im(p, &q, col + b * q.P, ld, 0, p->ho, c + (n0 + b) * in_n + xo);
                 continue;
@@ -277,12 +284,32 @@ static void conv_apply_t(neon_graph *g, const neon_node *nd, neon_wsel w, const 
             for (int64_t oh0 = 0; oh0 < p->ho; oh0 += pl.rows) {
                 const int64_t oh1 = oh0 + pl.rows < p->ho ? oh0 + pl.rows : p->ho;
                 const int64_t cols = (oh1 - oh0) * p->wo;
-                neon_sgemm(1, 0, q.K, cols, q.cout_g, 1.0f, Wg, q.K,
-                           s + n0 * out_n + zo + oh0 * p->wo, q.P, 0.0f, col, cols);
+                for (int k = 0; k < npair; k++)
+                    neon_sgemm(1, 0, q.K, cols, q.cout_g, 1.0f,
+                               nd->lin.Wt[w[k]] + gi * q.cout_g * q.K, q.K,
+                               s[k] + n0 * out_n + zo + oh0 * p->wo, q.P, k ? 1.0f : 0.0f, col,
+                               cols);
                 col2im(p, &q, col, cols, oh0, oh1, c + n0 * in_n + xo);
             }
         }
     }
+}
+
+static void conv_apply_t(neon_graph *g, const neon_node *nd, neon_wsel w, const float *s,
+                         float *c, int64_t N, float *ws, int accumulate)
+{
+    (void)g;
+    conv_t_pairs(nd, 1, &w, &s, c, N, ws, accumulate);
+}
+
+static void conv_apply_t2(neon_graph *g, const neon_node *nd, neon_wsel w1, const float *s1,
+                          neon_wsel w2, const float *s2, float *c, int64_t N, float *ws,
+                          int accumulate)
+{
+    (void)g;
+    const neon_wsel w[2] = {w1, w2};
+    const float *const s[2] = {s1, s2};
+    conv_t_pairs(nd, 2, w, s, c, N, ws, accumulate);
 }
 
 static size_t conv_workspace(const neon_node *nd, int64_t N)
@@ -354,6 +381,7 @@ const neon_layer_ops neon_conv2d_ops = {
     .forward = conv_forward,
     .apply = conv_apply,
     .apply_t = conv_apply_t,
+    .apply_t2 = conv_apply_t2,
     .workspace_size = conv_workspace,
     .describe = conv_describe,
 };

@@ -84,6 +84,18 @@ static const float *bias_of(const neon_node *nd, int kind, float gamma, float *d
         for (int64_t c_ = 0; c_ < (nd)->lin.out_ch; c_++)                       \
             for (int64_t s_ = 0, bc = c_; s_ < (nd)->lin.out_sp; s_++, i++)
 
+/* c (+)= rho1(W)^T s1 + rho2(W)^T s2, fused when the kind can. */
+static void apply_t2(neon_graph *g, const neon_node *nd, neon_wsel w1, const float *s1,
+                     neon_wsel w2, const float *s2, float *c, int64_t N, float *ws, int acc)
+{
+    if (nd->ops->apply_t2) {
+        nd->ops->apply_t2(g, nd, w1, s1, w2, s2, c, N, ws, acc);
+        return;
+    }
+    nd->ops->apply_t(g, nd, w1, s1, c, N, ws, acc);
+    nd->ops->apply_t(g, nd, w2, s2, c, N, ws, 1);
+}
+
 /* W a (no bias) from the cached forward output. zf - b. */
 static void wa_from_forward(const neon_node *nd, int64_t N, float *dst)
 {
@@ -162,16 +174,14 @@ static void rule_gamma(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, l
         w->z4[i] = gm * (s - sp);
     }
     /* c+ = W^T t1 + W+^T t3 */
-    nd->ops->apply_t(g, nd, NEON_W_ORIG, w->z3, w->c1, N, w->layer, 0);
-    nd->ops->apply_t(g, nd, NEON_W_POS, w->z4, w->c1, N, w->layer, 1);
+    apply_t2(g, nd, NEON_W_ORIG, w->z3, NEON_W_POS, w->z4, w->c1, N, w->layer, 0);
     if (!nonneg) {
         /* c- = W^T ((1+g) s + s') - W+^T t3 */
         for (int64_t i = 0; i < N * nd->size; i++) {
             w->z3[i] = (1 + gm) * w->z1[i] + w->z2[i];
             w->z4[i] = -w->z4[i];
         }
-        nd->ops->apply_t(g, nd, NEON_W_ORIG, w->z3, w->c2, N, w->layer, 0);
-        nd->ops->apply_t(g, nd, NEON_W_POS, w->z4, w->c2, N, w->layer, 1);
+        apply_t2(g, nd, NEON_W_ORIG, w->z3, NEON_W_POS, w->z4, w->c2, N, w->layer, 0);
     }
     for (int64_t j = 0; j < ni; j++)
         in->rel[j] += w->ap[j] * w->c1[j] + (nonneg ? 0.0f : w->an[j] * w->c2[j]);
@@ -208,11 +218,11 @@ static void rule_alphabeta(neon_graph *g, neon_node *nd, neon_node *in, int64_t 
         }
     }
     /* R = al Rpos - be Rneg,  Rpos = a+ W+^T s + a- W-^T s,  Rneg = a+ W-^T s' + a- W+^T s' */
-    nd->ops->apply_t(g, nd, NEON_W_POS, w->z1, w->c1, N, w->layer, 0);
-    if (be != 0.0f) nd->ops->apply_t(g, nd, NEON_W_NEG, w->z2, w->c1, N, w->layer, 1);
+    if (be != 0.0f) apply_t2(g, nd, NEON_W_POS, w->z1, NEON_W_NEG, w->z2, w->c1, N, w->layer, 0);
+    else nd->ops->apply_t(g, nd, NEON_W_POS, w->z1, w->c1, N, w->layer, 0);
     if (!nonneg) {
-        nd->ops->apply_t(g, nd, NEON_W_NEG, w->z1, w->c2, N, w->layer, 0);
-        if (be != 0.0f) nd->ops->apply_t(g, nd, NEON_W_POS, w->z2, w->c2, N, w->layer, 1);
+        if (be != 0.0f) apply_t2(g, nd, NEON_W_NEG, w->z1, NEON_W_POS, w->z2, w->c2, N, w->layer, 0);
+        else nd->ops->apply_t(g, nd, NEON_W_NEG, w->z1, w->c2, N, w->layer, 0);
     }
     for (int64_t j = 0; j < ni; j++)
         in->rel[j] += w->ap[j] * w->c1[j] + (nonneg ? 0.0f : w->an[j] * w->c2[j]);
