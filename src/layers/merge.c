@@ -38,7 +38,9 @@ static neon_status add_forward(neon_graph *g, neon_node *nd, int64_t N)
  * sum read from the cached output. */
 static neon_status add_relprop(neon_graph *g, neon_node *nd, int64_t N)
 {
-    const float e = nd->rule.stabilizer > 0 ? nd->rule.stabilizer : NEON_DEFAULT_STABILIZER;
+    const float e = nd->rule.kind == NEON_RULE_EPSILON ? nd->rule.epsilon
+                    : nd->rule.stabilizer > 0         ? nd->rule.stabilizer
+                                                      : NEON_DEFAULT_STABILIZER;
     const int64_t n = N * nd->size;
     for (int64_t i = 0; i < n; i++) {
         float z = nd->out[i];
