@@ -36,6 +36,107 @@ neon_status neon_graph_set_minpool_beta(neon_graph *g, int id, float beta);
 neon_status neon_graph_add_sqdist(neon_graph *g, const char *name, int input, int64_t M,
                                   const float *U, const float *offsets, int *id);
 
+/* K-means discriminant layer (NEON, RULES.md 5): flattened input (D) ->
+ * output (K, K) per sample, h_ck(x) = ||x - mu_k||^2 - ||x - mu_c||^2
+ * = w_ck . x + b_ck with w_ck = 2 (mu_c - mu_k), b_ck = ||mu_k||^2 -
+ * ||mu_c||^2 (diagonal 0).  A weightless linear kind with the root points
+ * m_ck = (mu_c + mu_k) / 2, so the engine's z-rule (lrp0 / epsilon; other
+ * rules are refused) is the midpoint rule.  centroids: (K, D), K >= 2. */
+neon_status neon_graph_add_kmeans_disc(neon_graph *g, const char *name, int input, int64_t K,
+                                       const float *centroids, int *id);
+
+/* ---- k-means (NEON, Kauffmann et al.) ------------------------------------ */
+
+/* A k-means model: K centroids in D input features, optionally behind a
+ * PCA front end (components (P, D) and mean (D); centroids then live in
+ * the P-dimensional projection).  Files: see neon_kmeans_save. */
+typedef struct neon_kmeans neon_kmeans;
+
+typedef struct neon_kmeans_fit_opts {
+    int k;            /* clusters, 2 <= k <= N */
+    int n_init;       /* restarts with different seeds, the lowest inertia wins (0: 10) */
+    int max_iter;     /* Lloyd iterations per restart (0: 300) */
+    float tol;        /* stop when the centre shift sum ||mu - mu'||^2 <= tol * mean
+                       * feature variance, like scikit-learn (0: 1e-4; < 0: run max_iter) */
+    uint64_t seed;    /* k-means++ seeding; same seed, same model */
+    int pca;          /* 0: none; else P principal components (1 <= P <= D) */
+} neon_kmeans_fit_opts;
+
+/* Fits k-means to X (N, ...): k-means++ seeding (greedy, 2 + ln K local
+ * trials, scikit-learn's scheme) and Lloyd iterations with distances by
+ * GEMM; empty clusters are re-seeded with the point farthest from its
+ * centre.  With pca > 0 the data is first projected on its P leading
+ * principal components (eigenvectors of the covariance, LAPACK ssyevd).
+ * Stores the inertia and the default beta = 1 / mean f_c over X.  K < 2,
+ * K > N and non-finite data are NEON_ERR_INVALID / NEON_ERR_NUMERIC. */
+neon_status neon_kmeans_fit(neon_ctx *ctx, const neon_tensor *X, const neon_kmeans_fit_opts *opts,
+                            neon_kmeans **out);
+/* A model from centroids (K, Dc).  With components (P = Dc orthonormal
+ * rows of D values) and mean (D) non-NULL, the centroids live in the
+ * projection z = components (x - mean); otherwise D must equal Dc (pass
+ * D = Dc).  Components that are not orthonormal (to 1e-3) are
+ * NEON_ERR_UNSUPPORTED (the PCA front end is folded into the graph, see
+ * neon_kmeans_graph). */
+neon_status neon_kmeans_create(neon_ctx *ctx, int64_t K, int64_t Dc, const float *centroids,
+                               int64_t D, const float *components, const float *mean,
+                               neon_kmeans **out);
+void neon_kmeans_destroy(neon_kmeans *km); /* NULL is a no-op */
+
+/* Reads the model format written by neon_kmeans_save, or bare centroids
+ * (K, D) as .npy (scikit-learn's cluster_centers_; no beta stored). */
+neon_status neon_kmeans_load(neon_ctx *ctx, const char *path, neon_kmeans **out);
+/* Writes the "NEONKM01" format (little-endian, atomic):
+ *   0  char[8] "NEONKM01"       24 float32 beta (0: none stored)
+ *   8  uint32  K                28 uint32  reserved (0)
+ *  12  uint32  D (input)        32 float64 inertia (-1: unknown)
+ *  16  uint32  P (0: no PCA)    40 uint64  number of fit samples (0: unknown)
+ *  20  uint32  Lloyd iterations
+ *  48  float32 centroids (K, P or D), then if P > 0: components (P, D), mean (D)
+ *  end uint32  CRC-32 (zlib) of every byte before it.
+ * The reader checks every size against the file length before allocating,
+ * the CRC, K >= 2, P <= D and that all values are finite. */
+neon_status neon_kmeans_save(neon_ctx *ctx, const neon_kmeans *km, const char *path);
+
+int64_t neon_kmeans_k(const neon_kmeans *km);
+int64_t neon_kmeans_dim(const neon_kmeans *km);      /* D: input features */
+int64_t neon_kmeans_pca_dim(const neon_kmeans *km);  /* P, 0 without PCA */
+const float *neon_kmeans_centroids(const neon_kmeans *km); /* (K, P or D) */
+/* Centroids in the input space (K, D): the centroids, or with PCA the
+ * back-projections mean + components^T mu_k. */
+const float *neon_kmeans_input_centroids(const neon_kmeans *km);
+float neon_kmeans_beta(const neon_kmeans *km);       /* 0 when none is stored */
+neon_status neon_kmeans_set_beta(neon_kmeans *km, float beta);
+double neon_kmeans_inertia(const neon_kmeans *km);   /* -1 when unknown */
+int neon_kmeans_iterations(const neon_kmeans *km);
+
+/* Nearest centroid of every sample of X (N, ...): labels (N) and, when
+ * dist is non-NULL, the squared distance to it (N; in the projection for
+ * PCA models).  Computed exactly as the graph does (its argmax).  Streams
+ * X in chunks (memory independent of N). */
+neon_status neon_kmeans_assign(neon_ctx *ctx, const neon_kmeans *km, const neon_tensor *X,
+                               int *labels, float *dist);
+/* beta = 1 / mean over X of f_c(x) (c the assigned cluster): the default
+ * stiffness.  A zero mean (every point on a boundary) is NEON_ERR_NUMERIC. */
+neon_status neon_kmeans_default_beta(neon_ctx *ctx, const neon_kmeans *km, const neon_tensor *X,
+                                     float *beta);
+
+/* The neuralized model: input "x" -> kmeans_disc "disc" (K, K) -> hard
+ * minpool "pool" (K, diagonal excluded, soft-min relevance with stiffness
+ * beta).  Output f_k(x) = min_{k' != k} h_kk'(x), so the argmax is the
+ * assigned cluster and explaining target k gives sum_i R_i = f_k(x).
+ * A PCA front end is folded into the discriminant layer: with orthonormal
+ * components U, h_ck(U (x - mean)) equals h_ck computed in the input space
+ * with the back-projected centroids nu_k = mean + U^T mu_k, and the
+ * midpoint rule there is the midpoint rule in the projection with its
+ * root point carried through the (linear) projection.  Relevance lands on
+ * the D original features, exactly conservative; no division by the
+ * projection coordinates (which cross zero) ever happens.
+ * beta <= 0 takes the model's stored beta (NEON_ERR_INVALID when it has
+ * none).  in_ndim / in_shape give the per-sample input shape (numel D;
+ * e.g. {1, 28, 28}); in_ndim 0 means (D). */
+neon_status neon_kmeans_graph(neon_ctx *ctx, const neon_kmeans *km, float beta, int in_ndim,
+                              const int64_t *in_shape, neon_graph **out);
+
 
 /* ---- one-class SVM (NEON, Kauffmann, Mueller, Montavon) ------------------- */
 
