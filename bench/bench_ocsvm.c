@@ -27,6 +27,13 @@
 
 #define T10K "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
 
+#ifndef NEON_WITH_LIBSVM
+int main(void)
+{
+    puts("bench_ocsvm: neonlrp was built without libsvm (NEON_WITH_LIBSVM=OFF)");
+    return 0;
+}
+#else
 int main(int argc, char **argv)
 {
     long N = 10000, batch = 256, threads = 1;
@@ -115,3 +122,4 @@ int main(int argc, char **argv)
     neon_ctx_destroy(ctx);
     return 0;
 }
+#endif
