@@ -32,7 +32,9 @@ neon_status neon_graph_set_minpool_beta(neon_graph *g, int id, float beta);
  * (so x == u_j gives exactly 0).  Relevance (its own rule, RULES.md 6):
  * R_i = sum_j R_j (x_i - u_ji)^2 / stab(d_j), d_j = ||x - u_j||^2 without
  * the offset (the node's stabilizer, default 1e-6): conservative up to the
- * stabilizer, and 0 on a coordinate where x equals every u_j. */
+ * stabilizer (a sample equal to u_j keeps that point's share R_j: d_j = 0
+ * leaves nothing to redistribute it by), and 0 on a coordinate where x
+ * equals every u_j. */
 neon_status neon_graph_add_sqdist(neon_graph *g, const char *name, int input, int64_t M,
                                   const float *U, const float *offsets, int *id);
 
