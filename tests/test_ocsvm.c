@@ -131,22 +131,30 @@ static void test_sklearn_export(void **state)
     neon_ctx_destroy(ctx);
 }
 
-/* Features that are 0 in every support vector of a libsvm model file. */
-static void zero_in_all_svs(const char *path, int D, int *zero)
+/* Support vectors of a libsvm model file as dense rows U (M, D) (calloc'ed),
+ * and the features that are 0 in every one of them. */
+static double *read_svs(const char *path, int D, int *M, int *zero)
 {
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char tok[64];
-    int in_sv = 0;
+    int in_sv = 0, m = 0, cap = 1024;
+    double *U = calloc((size_t)cap * D, sizeof *U);
     for (int i = 0; i < D; i++) zero[i] = 1;
     while (fscanf(f, "%63s", tok) == 1) {
         int idx;
         double v;
         if (!in_sv) in_sv = !strcmp(tok, "SV");
-        else if (sscanf(tok, "%d:%lf", &idx, &v) == 2 && idx >= 1 && idx <= D && v != 0)
-            zero[idx - 1] = 0;
+        else if (sscanf(tok, "%d:%lf", &idx, &v) == 2 && idx >= 1 && idx <= D) {
+            U[(size_t)(m - 1) * D + idx - 1] = v;
+            if (v != 0) zero[idx - 1] = 0;
+        } else
+            m++; /* a coefficient starts the next SV */
+        assert_true(m <= cap);
     }
     fclose(f);
+    *M = m;
+    return U;
 }
 
 /* The shipped model on 1000 t10k images: decisions agree with libsvm on
@@ -166,8 +174,9 @@ static void test_shipped_model(void **state)
     assert_int_equal(neon_ocsvm_load(ctx, tu_src_path(p, sizeof p, "models/fmnist_ocsvm.libsvm"), &m),
                      NEON_OK);
     assert_true(neon_ocsvm_num_sv(m) >= 500);
-    int zero[784];
-    zero_in_all_svs(p, 784, zero);
+    int zero[784], M;
+    double *U = read_svs(p, 784, &M, zero);
+    assert_int_equal(M, neon_ocsvm_num_sv(m));
     assert_int_equal(neon_idx_read(ctx, FMNIST "t10k-images-idx3-ubyte.gz", 1.0f / 255, &all), NEON_OK);
     enum { N = 1000, D = 784 };
     neon_tensor X = {all.data, 2, {N, D}};
@@ -193,7 +202,19 @@ static void test_shipped_model(void **state)
                 shared_cols++;
             }
         }
-        /* o(x) >= min_j d_j, and o(x) from libsvm's decision value */
+        if (n < 200) { /* o(x) >= min_j d_j (naive, double) */
+            double md = INFINITY;
+            for (int j = 0; j < M; j++) {
+                double d = 0;
+                for (int i = 0; i < D; i++) {
+                    const double t = X.data[n * D + i] - U[(size_t)j * D + i];
+                    d += t * t;
+                }
+                md = d < md ? d : md;
+            }
+            assert_true(sc[n] >= md * (1 - 1e-6));
+        }
+        /* o(x) from libsvm's decision value */
         const double A = neon_ocsvm_coef_sum(m), g = neon_ocsvm_gamma(m);
         if (dec[n] + neon_ocsvm_rho(m) > 1e-6 * A) {
             const double o = -log((dec[n] + neon_ocsvm_rho(m)) / A) / g;
@@ -224,6 +245,7 @@ static void test_shipped_model(void **state)
         free(F.data);
     }
     free(R);
+    free(U);
     neon_tensor_free(ctx, &all);
     neon_ocsvm_destroy(m);
     neon_ctx_destroy(ctx);
@@ -298,6 +320,72 @@ static void test_fit_save_load(void **state)
     assert_null(bad);
     neon_ocsvm_destroy(m);
     neon_ocsvm_destroy(m2);
+    neon_ctx_destroy(ctx);
+}
+
+/* A model written by libsvm's own svm-train -s 2 (libsvm-tools), checked
+ * against svm-predict's labels on its training points (the margin SVs lie
+ * on the boundary) and on random points. */
+static void test_svm_train_file(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/svm-train", X_OK) != 0 || access("/usr/bin/svm-predict", X_OK) != 0) {
+        print_message("libsvm-tools not installed; skipping\n");
+        skip();
+    }
+    enum { N = 400, D = 10 };
+    tu_rng rng;
+    tu_seed(&rng, 77);
+    static float data[N * D];
+    for (int i = 0; i < N * D; i++)
+        data[i] = tu_uniform(&rng) < 0.3 ? 0.0f : (float)(tu_normal(&rng) * (i < N * D / 2 ? 1 : 3));
+    char dpath[512], mpath[512], ppath[512], cmd[4096];
+    FILE *f = fopen(tmp_path(dpath, sizeof dpath, "train.txt"), "w");
+    for (int n = 0; n < N; n++) {
+        fprintf(f, "1");
+        for (int i = 0; i < D; i++)
+            if (data[n * D + i] != 0) fprintf(f, " %d:%.9g", i + 1, (double)data[n * D + i]);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    tmp_path(mpath, sizeof mpath, "train.model");
+    tmp_path(ppath, sizeof ppath, "pred.txt");
+    /* trained on the first half only: the second half is wider, many outliers */
+    snprintf(cmd, sizeof cmd, "head -n %d '%s' > '%s.half' && svm-train -q -s 2 -t 2 -g 0.3 -n 0.2 "
+             "'%s.half' '%s' && svm-predict '%s' '%s' '%s' > /dev/null", N / 2, dpath, dpath, dpath,
+             mpath, dpath, mpath, ppath);
+    assert_int_equal(system(cmd), 0);
+    neon_ctx *ctx = tu_ctx();
+    neon_ocsvm *m;
+    if (neon_ocsvm_load(ctx, mpath, &m)) fail_msg("%s", neon_errmsg(ctx));
+    neon_tensor X = {data, 2, {N, D}};
+    static float R[N * D];
+    float sc[N];
+    double dec[N];
+    int out[N], n_out = 0;
+    neon_explain_result res[N];
+    int64_t checked;
+    explain(ctx, m, &X, R, res);
+    for (int n = 0; n < N; n++) sc[n] = res[n].score;
+    assert_int_equal(neon_ocsvm_outliers(ctx, m, &X, sc, out, &checked), NEON_OK);
+    assert_int_equal(neon_ocsvm_decision(ctx, m, &X, dec), NEON_OK);
+    f = fopen(ppath, "r");
+    for (int n = 0; n < N; n++) {
+        int label;
+        assert_int_equal(fscanf(f, "%d", &label), 1);
+        assert_int_equal(out[n], dec[n] < 0);
+        if (dec[n] != 0) assert_int_equal(out[n], label == -1); /* svm_predict: dec > 0 -> +1 */
+        n_out += out[n];
+        if (n >= N / 2) /* not a training point, so no SV: conservative */
+            assert_true(fabs(res[n].relevance_sum - sc[n]) <= 1e-5 * sc[n] + 1e-6);
+        else
+            assert_true(res[n].relevance_sum <= sc[n] * (1 + 1e-5));
+    }
+    fclose(f);
+    print_message("svm-train model: %lld SVs; %d of %d points outliers, flags == svm-predict on all "
+                  "(%lld decided by libsvm)\n", (long long)neon_ocsvm_num_sv(m), n_out, N,
+                  (long long)checked);
+    neon_ocsvm_destroy(m);
     neon_ctx_destroy(ctx);
 }
 
@@ -408,6 +496,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_file),    cmocka_unit_test(test_sklearn_export),
         cmocka_unit_test(test_shipped_model),  cmocka_unit_test(test_fit_save_load),
+        cmocka_unit_test(test_svm_train_file),
         cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_bad_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
