@@ -146,7 +146,8 @@ neon_status neon_kmeans_graph(neon_ctx *ctx, const neon_kmeans *km, float beta, 
  * coefficients a_j > 0, rho, gamma; libsvm's decision value is
  * sum_j a_j exp(-gamma ||x - u_j||^2) - rho (< 0: outlier).  Available
  * when neonlrp is built with libsvm (NEON_WITH_LIBSVM); libsvm prints
- * nothing through these calls.
+ * nothing through these calls (load and fit set libsvm's process-wide
+ * print function, svm_set_print_string_function, to a no-op).
  *
  * Feature count: libsvm files store sparse 1-based indices and omit zero
  * features, so the number of features D is not in the file.  The highest
