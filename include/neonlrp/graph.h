@@ -100,6 +100,18 @@ neon_status neon_graph_add_concat(neon_graph *g, const char *name, int n, const 
 neon_status neon_graph_add_pad(neon_graph *g, const char *name, int input, const int64_t *pads,
                                float value, int *id);
 
+/* Element-wise product of two inputs of equal shape (pairwise matching,
+ * RULES.md 8): the product layer joining the branches phi(x) and psi(y).
+ * neon_graph_bilrp() explains it with second-order relevance over pairs of
+ * input features; in an ordinary pass each factor receives the node's whole
+ * relevance (the marginal of the pair relevance). */
+neon_status neon_graph_add_product(neon_graph *g, const char *name, int a, int b, int *id);
+/* Sum over n_axes per-sample axes (0 = all of them); keepdims keeps them
+ * as size 1.  A sum down to a scalar has shape (1).  Weightless linear:
+ * the z-rule by default. */
+neon_status neon_graph_add_reduce_sum(neon_graph *g, const char *name, int input, int n_axes,
+                                      const int *axes, int keepdims, int *id);
+
 /* Marks the node whose value is explained (default: the last node added). */
 neon_status neon_graph_set_output(neon_graph *g, int id);
 

@@ -98,6 +98,17 @@ char *neon_rule_str(const neon_rule *r, char *buf, size_t n);
 neon_status neon_graph_relprop(neon_graph *g, const float *R_top);
 neon_status neon_graph_relevance(neon_graph *g, int id, neon_tensor *view);
 
+/* Multi-seed relprop: after a forward of N samples, propagates S seed
+ * vectors per sample, seeds (N, S, numel of node), from node `node` down to
+ * graph input k in ONE batched pass over N*S virtual samples (the cached
+ * activations of the node's ancestors are copied S times; only the
+ * ancestors are walked).  R (N, S, numel of input k) receives the input
+ * relevance.  Equal to S separate passes, at the cost of one GEMM-shaped
+ * pass.  Memory: the graph's buffers grow to N*S samples.  The forward
+ * cache of the N samples is kept; neon_graph_relevance is not. */
+neon_status neon_graph_relprop_seeds(neon_graph *g, int node, int64_t S, const float *seeds, int k,
+                                     float *R);
+
 typedef enum neon_init { NEON_INIT_VALUE = 0, NEON_INIT_ONE = 1 } neon_init;
 typedef enum neon_head { NEON_HEAD_LOGIT = 0, NEON_HEAD_LOGODDS = 1 } neon_head;
 

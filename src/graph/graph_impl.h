@@ -139,10 +139,36 @@ size_t neon_linear_workspace(const neon_node *nd, const neon_node *in, int64_t N
  * setting default rules if none were set); then walk nodes top..0 backward. */
 neon_status neon_relprop_begin(neon_graph *g);
 neon_status neon_relprop_walk(neon_graph *g, int top);
+/* Same walk restricted to the nodes with mask[i] != 0 (mask NULL: all);
+ * only the masked graph inputs are checked at the end. */
+neon_status neon_relprop_walk_mask(neon_graph *g, int top, const char *mask);
+
+/* Multi-seed support (src/graph/slots.c).  nd->aux must hold per-sample
+ * data that stays valid when copied to another sample slot (offsets within
+ * the sample, never pointers or batch positions).
+ * reserve: grows every buffer to hold N samples, keeping the cached
+ * samples of the last forward (views re-pointed).
+ * gather: for the nodes with mask[i] != 0, sample slot v (0 <= v < V)
+ * receives the cached out/aux of slot src[v]; src must be non-decreasing
+ * (in place, no scratch); capacity >= V is required (reserve first). */
+neon_status neon_graph_reserve(neon_graph *g, int64_t N);
+void neon_graph_gather(neon_graph *g, const char *mask, int64_t V, const int64_t *src);
+/* mask[i] = 1 for node id and every node it depends on (its ancestors). */
+void neon_graph_ancestors(const neon_graph *g, int id, char *mask);
+/* Multi-seed relprop (src/relprop/seeds.c) over V virtual samples: slot v
+ * is cached sample src[v] (non-decreasing, every sample 0..N-1 must occur
+ * so the cache can be restored) with seed (node's shape) seeds + v * size,
+ * or, when seeds is NULL, diag[v] at element unit[v].  Only the ancestors
+ * of node run.  R (V, in numel) receives the relevance of graph input k.
+ * The forward cache of the N samples is restored before returning. */
+neon_status neon_relprop_multi(neon_graph *g, int node, int64_t V, const int64_t *src,
+                               const float *seeds, const float *diag, const int64_t *unit, int k,
+                               float *R);
 
 /* Kinds defined in src/layers (for identification by the engine). */
 extern const neon_layer_ops neon_input_ops, neon_dense_ops, neon_conv2d_ops, neon_maxpool2d_ops,
     neon_avgpool2d_ops, neon_gavgpool_ops, neon_relu_ops, neon_activation_ops, neon_batchnorm_ops,
     neon_reshape_ops, neon_add_ops, neon_concat_ops, neon_pad_ops, neon_minpool_ops;
+extern const neon_layer_ops neon_product_ops, neon_reduce_sum_ops; /* src/layers/product.c */
 
 #endif /* NEON_GRAPH_IMPL_H */

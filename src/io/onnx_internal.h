@@ -111,7 +111,8 @@ typedef neon_status (*onnx_op_fn)(onnx_imp *im, const Onnx__NodeProto *n);
     X("Constant", onnx_op_constant) S X("Shape", onnx_op_shape) S              \
     X("Gather", onnx_op_gather) S X("ConstantOfShape", onnx_op_const_of_shape) S \
     X("Slice", onnx_op_slice) S X("Cast", onnx_op_cast) S                      \
-    X("Sub", onnx_op_arith) S X("Mul", onnx_op_arith) S X("Div", onnx_op_arith)
+    X("Sub", onnx_op_arith) S X("Mul", onnx_op_mul) S X("Div", onnx_op_arith) S  \
+    X("ReduceSum", onnx_op_reduce_sum)
 
 #define ONNX_OP_DECL(op, fn) neon_status fn(onnx_imp *im, const Onnx__NodeProto *n);
 ONNX_OP_LIST(ONNX_OP_DECL, )

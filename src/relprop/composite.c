@@ -256,22 +256,42 @@ static neon_status prepare_weights(neon_graph *g, neon_node *nd)
     return NEON_OK;
 }
 
+/* first[i] = 1 for the first conv/dense (topological order) that depends
+ * on each graph input: every branch of a multi-input graph (e.g. the two
+ * branches of a matcher) has its own first layer.  reach: n_nodes scratch. */
+static void first_layers(const neon_graph *g, char *first, char *reach)
+{
+    for (int k = 0; k < g->n_inputs; k++) {
+        memset(reach, 0, (size_t)g->n_nodes);
+        reach[g->inputs[k]] = 1;
+        int found = 0;
+        for (int i = 0; i < g->n_nodes && !found; i++) {
+            const neon_node *nd = &g->nodes[i];
+            for (int j = 0; j < nd->n_in; j++) reach[i] |= reach[nd->in[j]];
+            if (reach[i] && (is_conv(nd) || is_dense(nd))) first[i] = found = 1;
+        }
+    }
+}
+
 neon_status neon_graph_set_rules(neon_graph *g, const neon_rules *r)
 {
     if (!g) return NEON_ERR_INVALID;
     NEON_TRY(neon_graph_finalize(g));
     neon_ctx *ctx = g->ctx;
-    int first = -1;
-    for (int i = 0; i < g->n_nodes && first < 0; i++)
-        if (is_conv(&g->nodes[i]) || is_dense(&g->nodes[i])) first = i;
-    neon_rule *res = neon_alloc_array(ctx, (size_t)g->n_nodes, sizeof *res);
-    if (!res) return NEON_ERR_NOMEM;
+    char *first = neon_calloc(ctx, 2 * (size_t)g->n_nodes, 1);
+    neon_rule *res = first ? neon_alloc_array(ctx, (size_t)g->n_nodes, sizeof *res) : NULL;
+    if (!res) {
+        neon_free(ctx, first);
+        return NEON_ERR_NOMEM;
+    }
+    first_layers(g, first, first + g->n_nodes);
     neon_status st = NEON_OK;
     for (int i = 0; i < g->n_nodes; i++) {
         neon_node *nd = &g->nodes[i];
-        res[i] = base_rule(r, nd, i == first);
+        res[i] = base_rule(r, nd, first[i]);
         if (r) apply_bounds(r, &res[i]);
     }
+    neon_free(ctx, first);
     for (int k = 0; r && k < r->n_ov && st == NEON_OK; k++) {
         int id = find_node(g, r->ov[k].node);
         if (id < 0) {

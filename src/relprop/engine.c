@@ -15,13 +15,15 @@ neon_status neon_relprop_begin(neon_graph *g)
     return NEON_OK;
 }
 
-neon_status neon_relprop_walk(neon_graph *g, int top)
+neon_status neon_relprop_walk(neon_graph *g, int top) { return neon_relprop_walk_mask(g, top, NULL); }
+
+neon_status neon_relprop_walk_mask(neon_graph *g, int top, const char *mask)
 {
     neon_ctx *ctx = g->ctx;
     const int64_t N = g->N;
     for (int i = top; i >= 0; i--) {
         neon_node *nd = &g->nodes[i];
-        if (nd->ops == &neon_input_ops) continue;
+        if (nd->ops == &neon_input_ops || (mask && !mask[i])) continue;
         int64_t bad = neon_find_nonfinite(nd->rel, N * nd->size);
         if (bad >= 0) {
             char lb[128];
@@ -37,6 +39,7 @@ neon_status neon_relprop_walk(neon_graph *g, int top)
     }
     for (int k = 0; k < g->n_inputs; k++) {
         neon_node *in = &g->nodes[g->inputs[k]];
+        if (mask && !mask[in->id]) continue;
         int64_t bad = neon_find_nonfinite(in->rel, N * in->size);
         if (bad >= 0) {
             char lb[128];
