@@ -172,8 +172,13 @@ static neon_status add_inputs(onnx_imp *im)
                              "input '%s' has rank %zu; expected a batch axis plus 1 to %d known "
                              "per-sample axes", vi->name, sh ? sh->n_dim : 0, ONNX_MAX_SDIMS);
         int64_t shape[ONNX_MAX_SDIMS];
+        /* a time-major sequence (T, N, F): fixed axis 0, symbolic axis 1 (onnx_seq.c) */
+        const int tmaj = sh->n_dim >= 3 &&
+            sh->dim[0]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+            sh->dim[0]->dim_value > 0 &&
+            sh->dim[1]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
         for (size_t d = 1; d < sh->n_dim; d++) {
-            const Onnx__TensorShapeProto__Dimension *dim = sh->dim[d];
+            const Onnx__TensorShapeProto__Dimension *dim = sh->dim[tmaj && d == 1 ? 0 : d];
             if (dim->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
                 dim->dim_value <= 0)
                 return neon_fail(im->ctx, NEON_ERR_UNSUPPORTED,
@@ -188,13 +193,18 @@ static neon_status add_inputs(onnx_imp *im)
             shape[d - 1] = dim->dim_value;
         }
         const Onnx__TensorShapeProto__Dimension *b0 = sh->dim[0];
-        if (n_added == 0 && b0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+        if (n_added == 0 && !tmaj && b0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
             b0->dim_value > 0)
             im->decl_batch = b0->dim_value;
         int id;
         neon_status st = neon_graph_add_input(im->g, vi->name, (int)sh->n_dim - 1, shape, &id);
         if (st != NEON_OK) return st;
         NEON_TRY(onnx_set_act(im, v, id));
+        if (tmaj) {
+            v->batch_axis = 1;
+            neon_log(im->ctx, NEON_LOG_INFO, "%s: input '%s' is time-major (T, N, ...); neonlrp "
+                     "takes it batch-first, as (N, T, ...)", im->file, vi->name);
+        }
         n_added++;
     }
     if (n_added == 0)
@@ -223,7 +233,7 @@ static neon_status translate(onnx_imp *im, const char *needed)
                              "node %s (op %s) is not supported; supported: %s",
                              onnx_label(im, lab, sizeof lab), n->op_type,
                              neon_onnx_supported_ops());
-        for (size_t k = 1; k < n->n_output; k++) {
+        for (size_t k = 1; k < n->n_output && fn != onnx_op_lstm; k++) { /* LSTM: Y_h too */
             onnx_value *o = onnx_lookup(im, n->output[k]);
             if (o && o->uses > 0)
                 return onnx_fail(im, NEON_ERR_UNSUPPORTED,

@@ -70,6 +70,10 @@ typedef struct onnx_value {
     int ndim;                      /* OV_ACT / OV_PEND_*: per-sample shape */
     int64_t shape[ONNX_MAX_SDIMS];
     onnx_pending *p;               /* OV_PEND_* */
+    int batch_axis;                /* OV_ACT: ONNX axis of the batch (0 but for time-major
+                                    * sequences: LSTM inputs/outputs, onnx_seq.c) */
+    int bcast_batch;               /* OV_CONST: 1 + the axis that is the symbolic batch, stored
+                                    * with size 1 (ConstantOfShape of x.size(0)); 0: none */
 } onnx_value;
 
 typedef struct onnx_imp {
@@ -93,30 +97,44 @@ typedef neon_status (*onnx_op_fn)(onnx_imp *im, const Onnx__NodeProto *n);
 
 /* The supported operators: X(op type, handler) S between entries.  Used for
  * both the dispatch table and the neon_onnx_supported_ops() string. */
-#define ONNX_OP_LIST(X, S)                                                     \
-    X("Conv", onnx_op_conv) S X("Gemm", onnx_op_gemm) S                        \
-    X("MatMul", onnx_op_matmul) S X("Add", onnx_op_add) S                      \
-    X("Sum", onnx_op_sum) S X("Relu", onnx_op_relu) S                          \
-    X("Sigmoid", onnx_op_activation) S X("Tanh", onnx_op_activation) S         \
-    X("LeakyRelu", onnx_op_activation) S X("Elu", onnx_op_activation) S        \
-    X("Softplus", onnx_op_activation) S X("MaxPool", onnx_op_maxpool) S        \
-    X("AveragePool", onnx_op_avgpool) S                                        \
-    X("GlobalAveragePool", onnx_op_global_avgpool) S                           \
-    X("BatchNormalization", onnx_op_batchnorm) S                               \
-    X("Flatten", onnx_op_flatten) S X("Reshape", onnx_op_reshape) S            \
-    X("Squeeze", onnx_op_squeeze) S X("Unsqueeze", onnx_op_unsqueeze) S        \
-    X("Concat", onnx_op_concat) S X("Pad", onnx_op_pad) S                      \
-    X("Dropout", onnx_op_identity) S X("Identity", onnx_op_identity) S         \
-    X("Softmax", onnx_op_softmax) S X("LogSoftmax", onnx_op_softmax) S         \
-    X("Constant", onnx_op_constant) S X("Shape", onnx_op_shape) S              \
-    X("Gather", onnx_op_gather) S X("ConstantOfShape", onnx_op_const_of_shape) S \
-    X("Slice", onnx_op_slice) S X("Cast", onnx_op_cast) S                      \
-    X("Sub", onnx_op_arith) S X("Mul", onnx_op_mul) S X("Div", onnx_op_arith) S  \
+#define ONNX_OP_LIST(X, S)                                                  \
+    X("Conv", onnx_op_conv) S X("Gemm", onnx_op_gemm) S                     \
+    X("MatMul", onnx_op_matmul) S X("Add", onnx_op_add) S                   \
+    X("Sum", onnx_op_sum) S X("Relu", onnx_op_relu) S                       \
+    X("Sigmoid", onnx_op_activation) S X("Tanh", onnx_op_activation) S      \
+    X("LeakyRelu", onnx_op_activation) S X("Elu", onnx_op_activation) S     \
+    X("Softplus", onnx_op_activation) S X("MaxPool", onnx_op_maxpool) S     \
+    X("AveragePool", onnx_op_avgpool) S                                     \
+    X("GlobalAveragePool", onnx_op_global_avgpool) S                        \
+    X("BatchNormalization", onnx_op_batchnorm) S                            \
+    X("Flatten", onnx_op_flatten) S X("Reshape", onnx_op_reshape_any) S     \
+    X("Squeeze", onnx_op_squeeze_any) S X("Unsqueeze", onnx_op_unsqueeze_any) S \
+    X("Concat", onnx_op_concat_any) S X("Pad", onnx_op_pad) S               \
+    X("Dropout", onnx_op_identity) S X("Identity", onnx_op_identity) S      \
+    X("Softmax", onnx_op_softmax) S X("LogSoftmax", onnx_op_softmax) S      \
+    X("Constant", onnx_op_constant) S X("Shape", onnx_op_shape_any) S       \
+    X("Gather", onnx_op_gather_any) S                                       \
+    X("ConstantOfShape", onnx_op_const_of_shape_any) S                      \
+    X("Slice", onnx_op_slice_any) S X("Cast", onnx_op_cast) S               \
+    X("Sub", onnx_op_arith) S X("Mul", onnx_op_mul) S X("Div", onnx_op_arith) S \
+    X("LSTM", onnx_op_lstm) S X("Transpose", onnx_op_transpose) S           \
     X("ReduceSum", onnx_op_reduce_sum)
 
 #define ONNX_OP_DECL(op, fn) neon_status fn(onnx_imp *im, const Onnx__NodeProto *n);
 ONNX_OP_LIST(ONNX_OP_DECL, )
 #undef ONNX_OP_DECL
+/* Translators that the *_any handlers of onnx_seq.c (sequence layouts,
+ * Gather/Slice on activations) defer to for ordinary values. */
+neon_status onnx_op_squeeze(onnx_imp *im, const Onnx__NodeProto *n);
+neon_status onnx_op_unsqueeze(onnx_imp *im, const Onnx__NodeProto *n);
+neon_status onnx_op_reshape(onnx_imp *im, const Onnx__NodeProto *n);
+neon_status onnx_op_concat(onnx_imp *im, const Onnx__NodeProto *n);
+neon_status onnx_op_shape(onnx_imp *im, const Onnx__NodeProto *n);
+neon_status onnx_op_gather(onnx_imp *im, const Onnx__NodeProto *n);
+neon_status onnx_op_const_of_shape(onnx_imp *im, const Onnx__NodeProto *n);
+neon_status onnx_op_slice(onnx_imp *im, const Onnx__NodeProto *n);
+/* onnx_emit, then out's batch axis (onnx_seq.c). */
+neon_status onnx_seq_emit(onnx_imp *im, onnx_value *out, neon_status st, int id, int batch_axis);
 
 /* ---- scratch arena (onnx.c) --------------------------------------------- */
 /* Zeroed scratch of n * size bytes, freed when the import ends; NULL with

@@ -120,6 +120,18 @@ neon_status onnx_in(onnx_imp *im, const Onnx__NodeProto *n, size_t k, onnx_value
     return NEON_OK;
 }
 
+/* Values with the batch on another axis than 0 (time-major sequences) are
+ * only handled by the translators of onnx_seq.c / onnx_lstm.c. */
+static neon_status not_seq(onnx_imp *im, const onnx_value *v)
+{
+    if (v->kind != OV_ACT || v->batch_axis == 0) return NEON_OK;
+    return onnx_fail(im, NEON_ERR_UNSUPPORTED,
+                     "input '%s' is a sequence with the batch on axis %d (time-major, e.g. an "
+                     "LSTM output); this operator needs the batch first (supported on such "
+                     "values: Transpose, Squeeze, Unsqueeze, Reshape, Gather, Slice, Concat, "
+                     "LSTM)", v->name, v->batch_axis);
+}
+
 neon_status onnx_in_act(onnx_imp *im, const Onnx__NodeProto *n, size_t k, onnx_value **v)
 {
     NEON_TRY(onnx_in(im, n, k, v));
@@ -127,7 +139,7 @@ neon_status onnx_in_act(onnx_imp *im, const Onnx__NodeProto *n, size_t k, onnx_v
         return onnx_fail(im, NEON_ERR_UNSUPPORTED,
                          "input '%s' is a constant; %s is only supported on values computed from "
                          "the model input", (*v)->name, n->op_type);
-    return NEON_OK;
+    return not_seq(im, *v);
 }
 
 neon_status onnx_emit(onnx_imp *im, onnx_value *out, neon_status st, int id)
@@ -279,6 +291,11 @@ neon_status onnx_const_get(onnx_imp *im, onnx_value *v, onnx_const **c)
     *c = NULL;
     v = onnx_resolve(v);
     if (v->kind != OV_CONST) return NEON_OK;
+    if (v->bcast_batch)
+        return onnx_fail(im, NEON_ERR_UNSUPPORTED,
+                         "'%s' is a constant with the batch size as axis %d (ConstantOfShape of "
+                         "x.size()); it is only supported as an LSTM initial state", v->name,
+                         v->bcast_batch - 1);
     if (v->lazy) {
         char what[300];
         snprintf(what, sizeof what, "initializer '%s'", v->name);
@@ -338,6 +355,7 @@ neon_status onnx_act(onnx_imp *im, onnx_value *v, int *id)
     int nid = -1;
     switch (v->kind) {
     case OV_ACT:
+        NEON_TRY(not_seq(im, v));
         *id = v->id;
         return NEON_OK;
     case OV_PEND_LIN:

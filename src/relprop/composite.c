@@ -167,10 +167,20 @@ static void apply_bounds(const neon_rules *r, neon_rule *rule)
     memcpy(rule->highs, r->highs, sizeof rule->highs);
 }
 
-/* The rule a node gets from the composite / uniform setting. */
-static neon_rule base_rule(const neon_rules *r, const neon_node *nd, int first)
+/* Graphs with LSTM cells default to the reference semantics of RULES.md 7
+ * (include/neonlrp/lstm.h): epsilon 1e-3 on the dense layers, also when no
+ * rules are set at all. */
+static int has_lstm(const neon_graph *g)
 {
-    const float eps = r && r->epsilon >= 0 ? r->epsilon : 1e-6f;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!strcmp(g->nodes[i].ops->name, "lstm_cell")) return 1;
+    return 0;
+}
+
+/* The rule a node gets from the composite / uniform setting. */
+static neon_rule base_rule(const neon_rules *r, const neon_node *nd, int first, int lstm)
+{
+    const float eps = r && r->epsilon >= 0 ? r->epsilon : lstm ? 1e-3f : 1e-6f;
     const float gam = r && r->gamma >= 0 ? r->gamma : 0.25f;
     neon_rule out = neon_rule_default(NEON_RULE_LRP0);
     if (nd->ops == &neon_maxpool2d_ops) return neon_rule_default(r ? r->maxpool : NEON_RULE_WTA);
@@ -180,7 +190,12 @@ static neon_rule base_rule(const neon_rules *r, const neon_node *nd, int first)
                                      ? NEON_RULE_LRP0 : NEON_RULE_PASS);
     }
     if (!is_weighted(nd)) return out; /* avg-pool: z-rule */
-    if (!r || (r->comp == COMP_NONE && !r->has_uniform)) return out;
+    if (!r || (r->comp == COMP_NONE && !r->has_uniform)) {
+        if (!lstm) return out;
+        out = neon_rule_default(NEON_RULE_EPSILON);
+        out.epsilon = eps;
+        return out;
+    }
     if (r->has_uniform) {
         out = r->uniform;
         return out;
@@ -286,9 +301,10 @@ neon_status neon_graph_set_rules(neon_graph *g, const neon_rules *r)
     }
     first_layers(g, first, first + g->n_nodes);
     neon_status st = NEON_OK;
+    const int lstm = has_lstm(g);
     for (int i = 0; i < g->n_nodes; i++) {
         neon_node *nd = &g->nodes[i];
-        res[i] = base_rule(r, nd, first[i]);
+        res[i] = base_rule(r, nd, first[i], lstm);
         if (r) apply_bounds(r, &res[i]);
     }
     neon_free(ctx, first);
@@ -358,6 +374,6 @@ neon_status neon_graph_node_rule(const neon_graph *g, int id, neon_rule *out)
         *out = neon_rule_default(NEON_RULE_PASS);
         return NEON_OK;
     }
-    *out = nd->rule_set ? nd->rule : base_rule(NULL, nd, 0);
+    *out = nd->rule_set ? nd->rule : base_rule(NULL, nd, 0, has_lstm(g));
     return NEON_OK;
 }
