@@ -94,5 +94,6 @@ int cmd_info(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_fit_kmeans(int argc, char **argv); /* src/cli/fit_kmeans.c */
 int cmd_fit_ocsvm(int argc, char **argv);  /* src/cli/fit_ocsvm.c */
+int cmd_eval(int argc, char **argv);       /* src/cli/eval.c */
 
 #endif

@@ -11,7 +11,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  explain MODEL --input X.npy --output R.npy   relevance of every input feature\n"
             "  info MODEL                                   the graph and the rule of each node\n"
-            "  fit kmeans|ocsvm --data X.npy --output M     fit a model to explain\n\n"
+            "  fit kmeans|ocsvm --data X.npy --output M     fit a model to explain\n"
+            "  eval MODEL --input X.npy                     explanation quality (region perturbation)\n\n"
             "`neon COMMAND --help` describes each command.\n",
             neon_version());
 }
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "fit")) return cmd_fit(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
     usage(stderr);
     return CLI_USAGE;
