@@ -69,6 +69,10 @@ typedef struct cli_model {
     void (*line)(const struct cli_model *m, int64_t n, const neon_explain_result *r, FILE *f);
     void *priv;              /* kind's own data */
     void (*free_priv)(void *priv);
+    /* (optional) runs after the per-sample output and heatmaps were written
+     * (k-means: per-cluster mean-relevance pictures); returns an exit code */
+    int (*after)(const struct cli_model *m, neon_ctx *ctx, const cli_args *a, const neon_tensor *X,
+                 const neon_tensor *R, const neon_explain_result *res);
 } cli_model;
 /* Loads MODEL; X (the data to explain, or NULL) lets a kind adapt to it
  * (e.g. the k-means stiffness for bare centroids). */

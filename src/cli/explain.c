@@ -14,6 +14,7 @@ static const cli_opt explain_opts[] = {
     {"heatmap", "DIR", "write one PNG heatmap per sample into DIR", 0},
     {"kind", "onnx|kmeans|ocsvm", "kind of MODEL when its file does not say (bare centroids .npy)", 0},
     {"beta", "B", "k-means: stiffness of the soft-min pool (default: 1 / mean f_c)", 0},
+    {"cluster", "K", "k-means: explain cluster K instead of the assigned one (as --target)", 0},
     {"batch", "B", "samples per pass (default 64)", 0},
     {"threads", "N", "BLAS threads (default: all cores)", 0},
     {"trace", NULL, "print per-node relevance sums for the first sample (stderr)", 0},
@@ -104,6 +105,7 @@ int cmd_explain(int argc, char **argv)
     /* validate every option before any work */
     long target = NEON_TARGET_ARGMAX, batch = 64, threads = 0;
     const char *ts = cli_get(&a, "target");
+    if (!ts) ts = cli_get(&a, "cluster");
     if (ts && strcmp(ts, "argmax") && (!cli_int(ts, &target) || target < 0))
         return cli_error(CLI_USAGE, "--target: expected a class index >= 0 or 'argmax', got '%s'", ts);
     if (cli_get(&a, "batch") && (!cli_int(cli_get(&a, "batch"), &batch) || batch < 1))
@@ -201,6 +203,7 @@ int cmd_explain(int argc, char **argv)
             }
         code = cli_write_heatmaps(ctx, cli_get(&a, "heatmap"), "sample", &X, &R, lo, hi, quiet);
     }
+    if (code == CLI_OK && m.after) code = m.after(&m, ctx, &a, &X, &R, res);
 out:
     free(res);
     free(tg);

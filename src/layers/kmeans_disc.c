@@ -116,8 +116,15 @@ static void disc_apply_t(neon_graph *g, const neon_node *nd, neon_wsel w, const 
         for (int64_t j = 0; j < K; j++) rn[j] = 0.0f;
         for (int64_t a = 0; a < K; a++) {
             const float *row = sn + a * K;
-            float rs = 0.0f;
-            for (int64_t b = 0; b < K; b++) {
+            float acc[8] = {0}; /* 8 lanes: the row sum vectorizes */
+            int64_t b = 0;
+            for (; b + 8 <= K; b += 8)
+                for (int l = 0; l < 8; l++) {
+                    acc[l] += row[b + l];
+                    rn[b + l] -= row[b + l];
+                }
+            float rs = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            for (; b < K; b++) {
                 rs += row[b];
                 rn[b] -= row[b];
             }
@@ -224,8 +231,8 @@ neon_status neon_graph_add_kmeans_disc(neon_graph *g, const char *name, int inpu
     nd->is_linear = 1;
     nd->lin.W = NULL;     /* weightless: the kind interprets the selectors */
     nd->lin.b = NULL;     /* the bias b_ck lives in the forward (and cancels in the rule) */
-    nd->lin.out_ch = K * K;
-    nd->lin.out_sp = 1;
+    nd->lin.out_ch = 1;   /* no bias to broadcast: one channel of K*K positions keeps the */
+    nd->lin.out_sp = K * K; /* generic rules' inner loops long (vectorized) */
     nd->lin.has_root = 1;
     return neon_graph_commit_node(g, nd, id);
 }
