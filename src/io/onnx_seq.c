@@ -45,8 +45,8 @@ neon_status onnx_seq_emit(onnx_imp *im, onnx_value *out, neon_status st, int id,
 
 /* out = node `id` with per-sample dims (nd, dims) and the batch at b: a
  * reshape node when the node's shape differs. */
-static neon_status emit_dims(onnx_imp *im, onnx_value *out, int id, int nd, const int64_t *dims,
-                             int b)
+static neon_status emit_named(onnx_imp *im, onnx_value *out, int id, int nd, const int64_t *dims,
+                              int b, const char *name)
 {
     neon_node_info info;
     NEON_TRY(neon_graph_node_info(im->g, id, &info));
@@ -56,8 +56,14 @@ static neon_status emit_dims(onnx_imp *im, onnx_value *out, int id, int nd, cons
     if (info.ndim == nd && !memcmp(info.shape, dims, sizeof(int64_t) * (size_t)nd))
         return onnx_seq_emit(im, out, NEON_OK, id, b);
     int rid;
-    neon_status st = neon_graph_add_reshape(im->g, onnx_node_name(im), id, nd, dims, &rid);
+    neon_status st = neon_graph_add_reshape(im->g, name, id, nd, dims, &rid);
     return onnx_seq_emit(im, out, st, rid, b);
+}
+
+static neon_status emit_dims(onnx_imp *im, onnx_value *out, int id, int nd, const int64_t *dims,
+                             int b)
+{
+    return emit_named(im, out, id, nd, dims, b, onnx_node_name(im));
 }
 
 /* ---- Transpose ----------------------------------------------------------- */
@@ -286,7 +292,9 @@ static neon_status act_gather(onnx_imp *im, const Onnx__NodeProto *n, onnx_value
     for (int d = 0; d < x->ndim; d++)
         if (d != pa || ix->ndim == 1) dims[nd++] = d == pa ? ix->numel : x->shape[d];
     if (ix->ndim == 0 && pa < b) b--;
-    return emit_dims(im, out, id, nd, dims, b);
+    char nm[512]; /* the reshape dropping the axis of a scalar index */
+    snprintf(nm, sizeof nm, "%s.squeeze", onnx_node_name(im));
+    return emit_named(im, out, id, nd, dims, b, nm);
 }
 
 neon_status onnx_op_gather_any(onnx_imp *im, const Onnx__NodeProto *n)

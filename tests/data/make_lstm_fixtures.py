@@ -5,7 +5,7 @@ Run with Debian's interpreter (python3-onnx 1.12, python3-torch 1.13):
 
     /usr/bin/python3 tests/data/make_lstm_fixtures.py
 
-golden.onnx: the synthetic model of docs/lstm-golden.md written with
+golden.onnx (+ golden.input.npy, the table's x): the synthetic model of docs/lstm-golden.md written with
   onnx.helper in ONNX gate order (i, o, f, c) and layouts, shaped like a
   torch export: x (N, T, F) -> Transpose -> LSTM (B = both biases, zero
   initial states from ConstantOfShape(x.size(0))) -> Squeeze -> Gather(-1)
@@ -251,7 +251,11 @@ def golden():
     inits = [t(W.astype(np.float32), "W"), t(R.astype(np.float32), "R"), t(B.astype(np.float32), "B"),
              t(Why.T.astype(np.float32).copy(), "Why")]
     ins = ["W", "R", "B", "", "zeros", "zeros"]
-    save("golden", lstm_graph("lstm_golden", ins, inits))
+    x = np.array([[-0.6181371122, 0.8591618149, 0.3967405731],
+                  [0.9059547423, 0.3031183567, -0.9840650051],
+                  [-0.9999902066, 0.1332320414, 0.9656577765],
+                  [0.8947911721, -0.5580522713, -0.7509872468]])[None]
+    save("golden", lstm_graph("lstm_golden", ins, inits), x)
     return ins, inits
 
 
