@@ -12,6 +12,7 @@
 
 static const cli_opt eval_opts[] = {
     {"input", "X.npy", "inputs (N, ...): .npy, or an IDX file (e.g. t10k-images-idx3-ubyte.gz)", 0},
+    {"input2", "Y.npy", "two-input models (matchers): the second inputs, held fixed", 0},
     {"limit", "N", "use only the first N samples", 0},
     {"scale", "S", "IDX input: multiply values by S (default 1/255: bytes to [0, 1])", 0},
     {"methods", "LIST",
@@ -27,6 +28,7 @@ static const cli_opt eval_opts[] = {
     {"head", "logit|logodds", "score and explain the logit (default) or the log-odds", 0},
     {"kind", "onnx|kmeans|ocsvm", "kind of MODEL when its file does not say", 0},
     {"beta", "B", "k-means: stiffness of the soft-min pool", 0},
+    {"cluster", "K", "k-means: score cluster K (as --target)", 0},
     {"batch", "B", "samples per forward pass (default 64)", 0},
     {"threads", "N", "threads (default 0: all cores); results do not depend on it", 0},
     {"parallel", "MODE", "auto (default) | samples (one model per thread) | blas", 0},
@@ -199,10 +201,10 @@ static int read_input(neon_ctx *ctx, const char *path, const cli_args *a, neon_t
 
 /* X as the graph's input: adds a batch axis to a single sample, or views
  * (N, ...) with the graph's per-sample shape when the sizes agree. */
-static int fit_input(neon_graph *g, neon_tensor *X)
+static int fit_input(neon_graph *g, int k, neon_tensor *X)
 {
     neon_node_info in;
-    neon_graph_node_info(g, neon_graph_input_id(g, 0), &in);
+    if (neon_graph_node_info(g, neon_graph_input_id(g, k), &in)) return CLI_OK;
     int64_t per = 1;
     for (int i = 0; i < in.ndim; i++) per *= in.shape[i];
     const int64_t n = neon_tensor_numel(X);
@@ -288,7 +290,8 @@ int cmd_eval(int argc, char **argv)
     o.batch = s ? v : 64;
     if ((s = cli_get(&a, "threads")) && (!cli_int(s, &threads) || threads < 0 || threads > 256))
         return cli_error(CLI_USAGE, "--threads: expected an integer 0..256");
-    if ((s = cli_get(&a, "target")) && strcmp(s, "argmax") && (!cli_int(s, &target) || target < 0))
+    if (!(s = cli_get(&a, "target"))) s = cli_get(&a, "cluster");
+    if (s && strcmp(s, "argmax") && (!cli_int(s, &target) || target < 0))
         return cli_error(CLI_USAGE, "--target: expected a class index >= 0 or 'argmax', got '%s'", s);
     if ((s = cli_get(&a, "head")) && strcmp(s, "logit") && strcmp(s, "logodds"))
         return cli_error(CLI_USAGE, "--head: expected logit or logodds, got '%s'", s);
@@ -301,8 +304,8 @@ int cmd_eval(int argc, char **argv)
     if (lo && (!cli_float(lo, &o.low) || !cli_float(hi, &o.high) || !(o.low < o.high)))
         return cli_error(CLI_USAGE, "--low/--high need numbers with low < high");
     const char *csv = cli_get(&a, "csv"), *plot = cli_get(&a, "plot");
-    const char *ins[2] = {xin, model_path};
-    if (cli_check_distinct(csv, ins, 2) || cli_check_distinct(plot, ins, 2)) return CLI_USAGE;
+    const char *ins[3] = {xin, model_path, cli_get(&a, "input2")};
+    if (cli_check_distinct(csv, ins, 3) || cli_check_distinct(plot, ins, 3)) return CLI_USAGE;
     if (threads == 0) threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
     if (threads > 256) threads = 256;
 
@@ -312,14 +315,24 @@ int cmd_eval(int argc, char **argv)
     memset(m, 0, sizeof m);
     method_set ms;
     memset(&ms, 0, sizeof ms);
-    neon_tensor X = {0};
+    neon_tensor xs[2] = {{0}, {0}}, *X = &xs[0];
     int *tg = NULL, n_models = 0, code = CLI_OK;
     neon_eval_result *res = NULL;
     if (neon_ctx_create(&ctx[0], NULL)) return cli_error(CLI_ERR, "out of memory");
-    if ((code = read_input(ctx[0], xin, &a, &X))) goto out;
-    if ((code = cli_load_model(ctx[0], model_path, &a, &X, &m[0]))) goto out;
+    if ((code = read_input(ctx[0], xin, &a, X))) goto out;
+    if (cli_get(&a, "input2") && (code = read_input(ctx[0], cli_get(&a, "input2"), &a, &xs[1])))
+        goto out;
+    if ((code = cli_load_model(ctx[0], model_path, &a, X, &m[0]))) goto out;
     n_models = 1;
-    fit_input(m[0].g, &X);
+    const int n_in = neon_graph_num_inputs(m[0].g);
+    if (n_in != (cli_get(&a, "input2") ? 2 : 1)) {
+        code = n_in == 2 ? cli_error(CLI_USAGE, "%s has two inputs: give the second with --input2",
+                                     model_path)
+                         : cli_error(CLI_USAGE, "%s has %d input%s; --input2 is for two-input "
+                                     "models", model_path, n_in, n_in == 1 ? "" : "s");
+        goto out;
+    }
+    for (int k = 0; k < n_in; k++) fit_input(m[0].g, k, &xs[k]);
     const int samples = par ? !strcmp(par, "samples")
                             : neon_graph_flops(m[0].g) < SAMPLES_MAX_FLOPS;
     const int n_workers = samples ? (int)threads : 1;
@@ -329,20 +342,20 @@ int cmd_eval(int argc, char **argv)
             code = cli_error(CLI_ERR, "out of memory");
             goto out;
         }
-        if ((code = cli_load_model(ctx[n_models], model_path, &a, &X, &m[n_models]))) goto out;
+        if ((code = cli_load_model(ctx[n_models], model_path, &a, X, &m[n_models]))) goto out;
     }
     for (int w = 0; w < n_models; w++) gs[w] = m[w].g;
     if (!(o.high > o.low)) { /* the noise range, also the z^B bounds */
-        const int64_t n = neon_tensor_numel(&X);
-        o.low = o.high = n > 0 ? X.data[0] : 0;
+        const int64_t n = neon_tensor_numel(X);
+        o.low = o.high = n > 0 ? X->data[0] : 0;
         for (int64_t i = 0; i < n; i++) {
-            o.low = X.data[i] < o.low ? X.data[i] : o.low;
-            o.high = X.data[i] > o.high ? X.data[i] : o.high;
+            o.low = X->data[i] < o.low ? X->data[i] : o.low;
+            o.high = X->data[i] > o.high ? X->data[i] : o.high;
         }
     }
     if ((code = parse_methods(ctx[0], &a, o.low, o.high, &ms))) goto out;
     if (target != NEON_TARGET_ARGMAX) {
-        const int64_t N = X.ndim ? X.shape[0] : 0;
+        const int64_t N = X->ndim ? X->shape[0] : 0;
         if (!(tg = malloc((size_t)(N ? N : 1) * sizeof *tg))) {
             code = cli_error(CLI_ERR, "out of memory");
             goto out;
@@ -355,7 +368,12 @@ int cmd_eval(int argc, char **argv)
                 threads == 1 ? "" : "s", samples ? "one model per thread" : "BLAS threads");
         o.progress = progress;
     }
-    if (neon_eval_run(gs, n_models, neon_graph_num_inputs(gs[0]), &X, ms.m, ms.n, &o, &res)) {
+    if (n_in == 2 && xs[1].ndim > 0 && xs[0].ndim > 0 && xs[1].shape[0] != xs[0].shape[0]) {
+        code = cli_error(CLI_USAGE, "--input has %lld samples, --input2 %lld: they are pairs",
+                         (long long)xs[0].shape[0], (long long)xs[1].shape[0]);
+        goto out;
+    }
+    if (neon_eval_run(gs, n_models, n_in, xs, ms.m, ms.n, &o, &res)) {
         code = cli_error(CLI_ERR, "%s: %s", xin, neon_errmsg(ctx[0]));
         goto out;
     }
@@ -370,7 +388,8 @@ out:
     for (int w = 0; w < 256; w++) {
         if (w < n_models || m[w].g || m[w].priv) cli_free_model(&m[w]);
     }
-    if (X.data) neon_tensor_free(ctx[0], &X);
+    for (int k = 0; k < 2; k++)
+        if (xs[k].data) neon_tensor_free(ctx[0], &xs[k]);
     for (int w = 255; w >= 0; w--) neon_ctx_destroy(ctx[w]);
     return code;
 }

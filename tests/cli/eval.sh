@@ -54,6 +54,20 @@ if [ -f "$km" ]; then
   "$neon" eval "$km" --input "$X" --limit 4 --steps 6 --methods lrp,gradxinput,random --quiet >"$tmp/o4" 2>&1 \
     && [ "$(grep -vc '^#' "$tmp/o4")" -eq 3 ] && ok || bad "kmeans eval: $(cat "$tmp/o4")"
 fi
+lstm="$src/models/fmnist_lstm.onnx"
+if [ -f "$lstm" ]; then # rows are time steps: 2x28 regions perturb two whole rows
+  "$neon" eval "$lstm" --input "$X" --limit 3 --steps 4 --region 2x28 --methods lrp,gradxinput,occlusion:7 \
+    --quiet >"$tmp/o6" 2>&1 && [ "$(grep -vc '^#' "$tmp/o6")" -eq 3 ] \
+    && grep -q '2x28 regions on 28x28 (14 regions' "$tmp/o6" && ok || bad "lstm eval: $(cat "$tmp/o6")"
+fi
+pairs="$src/tests/data/onnx/matcher_cnn" # a Siamese matcher: the first input is perturbed
+"$neon" eval "$pairs.onnx" --input "$pairs.x.npy" --input2 "$pairs.y.npy" --region 2 --quiet \
+  --methods rule:lrp0,gradxinput,random >"$tmp/o7" 2>&1 || bad "matcher eval: $(cat "$tmp/o7")"
+# BiLRP-0's marginal is x * df/dx on this bias-free ReLU matcher: the same AOPC
+awk '/^rule:lrp0/ {m=$2; l=$4} /^gradxinput/ {g=$2; h=$4}
+     function d(a, b) { return a > b ? a - b : b - a }
+     END {exit !(d(m, g) < 1e-4 && d(l, h) < 1e-4)}' "$tmp/o7" \
+  && ok || bad "matcher: lrp0 vs gradxinput: $(cat "$tmp/o7")"
 idx=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 if [ -f "$idx" ]; then
   "$neon" eval "$model" --input "$idx" --limit 4 --steps 3 --methods random --quiet >"$tmp/o5" 2>&1 \
@@ -83,6 +97,8 @@ expect_fail "low without high" "go together" -- eval "$model" --input "$X" --low
 expect_fail "no input" "--input" -- eval "$model"
 expect_fail "missing input" "nope.npy" -- eval "$model" --input "$tmp/nope.npy"
 expect_fail "target out of range" "out of range" -- eval "$model" --input "$X" --target 10 --limit 2 --quiet
+expect_fail "pairs without input2" "--input2" -- eval "$pairs.onnx" --input "$pairs.x.npy"
+expect_fail "input2 on one input" "--input2" -- eval "$model" --input "$X" --input2 "$X"
 expect_fail "wrong shape" "expected" -- eval "$model" --input "$src/models/tiny_mlp.input.npy" --quiet
 rm -f "$tmp/f.csv"
 "$neon" eval "$model" --input "$X" --csv "$X" >/dev/null 2>"$tmp/err" && bad "csv over the input accepted" \
