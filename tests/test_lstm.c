@@ -341,6 +341,21 @@ static void test_refused(void **state)
     expect_fail("bad_layout", NEON_ERR_UNSUPPORTED, "'lstm_layout' (op LSTM): layout=1");
 }
 
+/* a dynamic sequence length is refused at import, naming the axis */
+static void test_dynamic_length(void **state)
+{
+    (void)state;
+    char p[1024];
+    neon_ctx *ctx = tu_ctx();
+    neon_graph *g = NULL;
+    assert_int_equal(neon_onnx_load(ctx, fixture(p, sizeof p, "bad_dynamic_t", ".onnx"), &g),
+                     NEON_ERR_UNSUPPORTED);
+    if (!strstr(neon_errmsg(ctx), "symbolic 'T'")) print_error("%s\n", neon_errmsg(ctx));
+    assert_non_null(strstr(neon_errmsg(ctx), "symbolic 'T'"));
+    assert_null(g);
+    neon_ctx_destroy(ctx);
+}
+
 /* an input with another sequence length: a clear shape error */
 static void test_wrong_length(void **state)
 {
@@ -355,6 +370,74 @@ static void test_wrong_length(void **state)
     assert_non_null(strstr(neon_errmsg(ctx), "expected shape (1, 4, 3)"));
     neon_graph_destroy(g);
     neon_ctx_destroy(ctx);
+}
+
+/* ---- allocation failures: import, forward and explain may fail anywhere --------- */
+
+typedef struct counting {
+    long live, calls, fail_at; /* fail the fail_at-th allocation (1-based), 0 = never */
+} counting;
+
+static void *c_alloc(size_t size, void *user)
+{
+    counting *c = user;
+    if (c->fail_at && ++c->calls == c->fail_at) return NULL;
+    void *p = malloc(size);
+    if (p) c->live++;
+    return p;
+}
+static void *c_realloc(void *p, size_t size, void *user)
+{
+    counting *c = user;
+    if (c->fail_at && ++c->calls == c->fail_at) return NULL;
+    void *q = realloc(p, size);
+    if (q && !p) c->live++;
+    return q;
+}
+static void c_free(void *p, void *user)
+{
+    counting *c = user;
+    if (p) c->live--;
+    free(p);
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    static const char *const names[2] = {"bidi2_last", "stack2_seqfirst"};
+    for (int m = 0; m < 2; m++) {
+        char path[1024];
+        fixture(path, sizeof path, names[m], ".onnx");
+        float x[3 * 5 * 3] = {0}, R[3 * 5 * 3];
+        int saw_ok = 0;
+        long k = 1;
+        for (; k < 20000 && !saw_ok; k++) {
+            counting c = {0, 0, 0};
+            neon_allocator a = {c_alloc, c_realloc, c_free, &c};
+            neon_ctx *ctx = NULL;
+            assert_int_equal(neon_ctx_create(&ctx, &a), NEON_OK);
+            c.fail_at = k;
+            c.calls = 0;
+            neon_graph *g = NULL;
+            neon_status st = neon_onnx_load(ctx, path, &g);
+            if (st == NEON_OK) {
+                neon_node_info info;
+                assert_int_equal(neon_graph_node_info(g, neon_graph_input_id(g, 0), &info), NEON_OK);
+                neon_tensor xt = {x, 3, {3, info.shape[0], info.shape[1]}}, rt = xt;
+                rt.data = R;
+                st = neon_graph_explain(g, &xt, NULL, NULL, &rt, NULL);
+                saw_ok = st == NEON_OK;
+                neon_graph_destroy(g);
+            } else {
+                assert_null(g);
+            }
+            if (!saw_ok) assert_int_equal(st, NEON_ERR_NOMEM);
+            neon_ctx_destroy(ctx);
+            assert_int_equal(c.live, 0); /* nothing leaked on any path */
+        }
+        print_message("%s: succeeded once %ld allocations could succeed\n", names[m], k - 1);
+        assert_true(saw_ok);
+    }
 }
 
 /* ---- the shipped model ---------------------------------------------------------- */
@@ -398,6 +481,8 @@ int main(void)
         cmocka_unit_test(test_gather_node),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_wrong_length),
+        cmocka_unit_test(test_dynamic_length),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_shipped_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,8 +28,13 @@
  * LRP-0 rule yields exactly x_j W_jk R_g,k / stab(z_k) whatever its
  * epsilon.  Relevance reaching the initial states and the biases is
  * absorbed.  Reference settings for the head: a dense layer explained with
- * the epsilon rule, epsilon 1e-3 (the CLI's default for graphs with an
- * lstm_cell node).
+ * the epsilon rule, epsilon 1e-3: neon_graph_set_rules gives the dense
+ * layers of a graph with lstm_cell nodes epsilon 1e-3 unless told
+ * otherwise (also with no rules set), so the defaults are the reference.
+ *
+ * Graph shapes are per sample, so T is fixed when the graph is built: the
+ * ONNX importer takes it from the model's input and refuses a symbolic
+ * (dynamic) T axis; an input with another T is a shape error.
  */
 #ifndef NEONLRP_LSTM_H
 #define NEONLRP_LSTM_H

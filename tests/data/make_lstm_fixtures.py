@@ -279,6 +279,10 @@ def bad_fixtures(ins, inits):
         if n.op_type == "LSTM":
             n.input[0] = "x"
     save("bad_layout", m)
+    # a dynamic sequence length: the graph is built for one T, so it is refused
+    m = lstm_graph("lstm_dyn", ins, inits)
+    m.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "T"
+    save("bad_dynamic_t", m)
 
 
 def main():
