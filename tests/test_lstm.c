@@ -151,6 +151,8 @@ static void check_export(const char *name, int n_cells)
     neon_ctx_destroy(ctx);
 }
 
+/* initial states h0 = c0 = 0.3 from a ConstantOfShape over the batch */
+static void test_initial_state(void **s) { (void)s; check_export("init_state", 1); }
 static void test_uni(void **s) { (void)s; check_export("uni", 1); }
 static void test_seqfirst(void **s) { (void)s; check_export("seqfirst", 1); }
 static void test_hn_nobias(void **s) { (void)s; check_export("hn_nobias", 1); }
@@ -470,6 +472,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_uni),
+        cmocka_unit_test(test_initial_state),
         cmocka_unit_test(test_seqfirst),
         cmocka_unit_test(test_hn_nobias),
         cmocka_unit_test(test_slice_head),

@@ -17,6 +17,8 @@ golden.onnx (+ golden.input.npy, the table's x): the synthetic model of docs/lst
   target class 0, initial relevance the score, computed here by an
   independent float64 numpy implementation of the reference semantics
   (ArrasL/LRP_for_LSTM lrp_linear, eps 1e-3, bias_factor 0, head included).
+init_state.onnx: the golden model with initial states 0.3 (input, expected,
+  relevance as above).
 bad_*.onnx: LSTMs the importer must refuse (test_lstm.c checks the message).
 """
 import io
@@ -63,12 +65,13 @@ def lrp_linear(hin, w, hout, rout):
     return ((w * hin[:, None]) / stab(hout)[None, :] * rout[None, :]).sum(1)
 
 
-def lstm_dir(x, W, R, b, reverse):
+def lstm_dir(x, W, R, b, reverse, h0=None, c0=None):
     """One direction over x (T, F): states per time index."""
     T, H = x.shape[0], R.shape[1]
     h, c = np.zeros((T, H)), np.zeros((T, H))
     gates, pre = np.zeros((T, 4 * H)), np.zeros((T, 4 * H))
-    hp, cp = np.zeros(H), np.zeros(H)
+    hp = np.zeros(H) if h0 is None else h0
+    cp = np.zeros(H) if c0 is None else c0
     for tt in (range(T - 1, -1, -1) if reverse else range(T)):
         z = W @ x[tt] + R @ hp + b
         gates[tt] = np.concatenate([sig(z[:3 * H]), np.tanh(z[3 * H:])])
@@ -77,7 +80,8 @@ def lstm_dir(x, W, R, b, reverse):
         c[tt] = f * cp + i * g
         h[tt] = o * np.tanh(c[tt])
         hp, cp = h[tt], c[tt]
-    return dict(x=x, W=W, R=R, h=h, c=c, gates=gates, pre=pre, reverse=reverse, H=H)
+    return dict(x=x, W=W, R=R, h=h, c=c, gates=gates, pre=pre, reverse=reverse, H=H,
+                c0=np.zeros(H) if c0 is None else c0)
 
 
 def lrp_dir(s, Rh_out):
@@ -91,7 +95,7 @@ def lrp_dir(s, Rh_out):
         first = k == T - 1
         prev = tt + 1 if s["reverse"] else tt - 1
         i, o, f, g = (s["gates"][tt, q * H:(q + 1) * H] for q in range(4))
-        cprev = np.zeros(H) if first else s["c"][prev]
+        cprev = s["c0"] if first else s["c"][prev]
         Rc = Rc_next + Rh_out[tt] + Rh_rec
         Rc_next = lrp_linear(f * cprev, np.identity(H), s["c"][tt], Rc)
         Rg = lrp_linear(i * g, np.identity(H), s["c"][tt], Rc)
@@ -213,7 +217,7 @@ def to_onnx_order(a, d=2):  # reference blocks i, g, f, o -> ONNX i, o, f, c
 
 
 def lstm_graph(name, lstm_inputs, inits, T=4, F=3, H=2, C=3, extra_nodes=(), outputs=None,
-               check=True, **attrs):
+               check=True, init_value=0.0, **attrs):
     """x (N, T, F) -> Transpose -> LSTM -> Squeeze -> Gather(-1) -> MatMul."""
     shape_nodes = [
         helper.make_node("Shape", ["x"], ["shp"]),
@@ -222,7 +226,7 @@ def lstm_graph(name, lstm_inputs, inits, T=4, F=3, H=2, C=3, extra_nodes=(), out
         helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"]),
         helper.make_node("Concat", ["one", "n1", "hid"], ["hshape"], axis=0),
         helper.make_node("ConstantOfShape", ["hshape"], ["zeros"],
-                         value=t(np.array([0.0], np.float32), "v")),
+                         value=t(np.array([init_value], np.float32), "v")),
     ]
     nodes = shape_nodes + [
         helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
@@ -259,6 +263,27 @@ def golden():
     return ins, inits
 
 
+def init_state_fixture(ins, inits):
+    """The golden model with initial states h0 = c0 = 0.3 (ConstantOfShape
+    of value 0.3): forward and reference relevance (what reaches the
+    initial states is absorbed)."""
+    v = 0.3
+    m = lstm_graph("lstm_init", ins, inits, init_value=v)
+    init = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in inits}
+    W, R, B, Why = init["W"][0], init["R"][0], init["B"][0], init["Why"].T
+    g = np.random.default_rng(12)
+    x = g.uniform(-1, 1, (3, 4, 3))
+    ys, rels = [], []
+    for xs in x:
+        st = lstm_dir(xs, W, R, B[:8] + B[8:], False, np.full(2, v), np.full(2, v))
+        score = Why @ st["h"][-1]
+        Rh = np.zeros((4, 2))
+        Rh[-1] = lrp_linear(st["h"][-1], Why[0][:, None], score[:1], score[:1])
+        ys.append(score)
+        rels.append(lrp_dir(st, Rh))
+    save("init_state", m, x, np.array(ys), np.array(rels))
+
+
 def bad_fixtures(ins, inits):
     save("bad_clip", lstm_graph("lstm_clip", ins, inits, clip=3.0))
     save("bad_act", lstm_graph("lstm_act", ins, inits, activations=["Sigmoid", "Relu", "Tanh"]))
@@ -287,6 +312,7 @@ def bad_fixtures(ins, inits):
 
 def main():
     ins, inits = golden()
+    init_state_fixture(ins, inits)
     bad_fixtures(ins, inits)
     torch_fixtures()
     print("wrote", len(os.listdir(OUT)), "files to", OUT)
