@@ -154,7 +154,11 @@ static int is_weighted(const neon_node *nd)
     return nd->is_linear && nd->lin.W != NULL;
 }
 static int is_conv(const neon_node *nd) { return nd->ops == &neon_conv2d_ops; }
-static int is_dense(const neon_node *nd) { return nd->ops == &neon_dense_ops; }
+/* dense_seq (an LSTM's input projection) is a dense layer applied per step */
+static int is_dense(const neon_node *nd)
+{
+    return nd->ops == &neon_dense_ops || !strcmp(nd->ops->name, "dense_seq");
+}
 
 static void apply_bounds(const neon_rules *r, neon_rule *rule)
 {

@@ -50,6 +50,11 @@ awk '!/^#/ && $1 == 0 {exit !($2 == 9)}' "$tmp/out" && ok || bad "sample 0 is no
 "$neon" info "$model" > "$tmp/info" 2>&1 && grep -q "lstm_cell" "$tmp/info" && grep -q "dense_seq" "$tmp/info" \
   && grep -q "epsilon(0.001)" "$tmp/info" && ok || bad "info: $(cat "$tmp/info")"
 
+# the input projection is the first dense layer: -flat composites give it the flat rule
+"$neon" info "$model" --composite epsilon-plus-flat 2>&1 | grep -q "dense_seq .* flat " && ok || bad "flat on dense_seq"
+"$neon" explain "$model" --input "$src/models/fmnist_lstm.input.npy" --composite epsilon-plus-flat >/dev/null 2>&1 \
+  && ok || bad "epsilon-plus-flat explain"
+
 # --- golden vectors through the CLI's defaults ----------------------------------
 "$neon" explain "$fx/golden.onnx" --input "$fx/golden.input.npy" --target 0 > "$tmp/g" 2>&1 || bad "golden: $(cat "$tmp/g")"
 grep -q "^0 0 0.1247743 0.1011235$" "$tmp/g" && ok || bad "golden score/sum: $(cat "$tmp/g")"
