@@ -94,13 +94,21 @@ static void test_golden(void **state)
     assert_int_equal(neon_graph_explain(g, &xt, NULL, NULL, &rt, res), NEON_OK);
     const int want_c[3] = {0, 2, 0};
     const double want_f[3] = {3.2, 3.0, 0.4};
-    /* RULES.md 5 lists R_k = (0.0830212203, 2.9169787788) for x = (0.3, 2.0);
-     * that contradicts its own definition: h_20 = 3.0, h_21 = 5.8, so with
-     * beta 1 R = 3 / (1 + e^{-+2.8}) = (2.8280274723, 0.1719725277) (the
-     * nearest competitor takes most).  Reported; the definition is tested. */
+    /* RULES.md 5's golden vectors are the relevance of the input features
+     * R_i (for x = (0.3, 2.0): R_1 = 0.4828 R_k=1, R_2 = R_k=0 + 0.5172 R_k=1);
+     * for the other two points, with axis-aligned centroids, R_i happens to
+     * equal the pool relevance R_k as well. */
+    const double want_Ri[3][2] = {{3.1824438425, 0.0175561565},
+                                  {0.0830212203, 2.9169787788},
+                                  {0.3208735546, 0.0791264445}};
+    /* pool relevance R_k = p_k f_c, p = softmin_beta(h_c.) over k != c */
     const double want_R[3][2] = {{3.1824438425, 0.0175561565},
                                  {2.8280274723, 0.1719725277},
                                  {0.3208735546, 0.0791264445}};
+    for (int n = 0; n < 3; n++) {
+        const double got_Ri[2] = {R[2 * n], R[2 * n + 1]};
+        tu_assert_closed(got_Ri, want_Ri[n], 2, 1e-6, 1e-6, "RULES.md 5 golden input relevance");
+    }
     neon_tensor rel;
     assert_int_equal(neon_graph_relevance(g, neon_graph_find(g, "disc"), &rel), NEON_OK);
     assert_int_equal(rel.ndim, 3);
