@@ -395,6 +395,45 @@ static void test_multiseed_equals_unit_by_unit(void **s)
     neon_ctx_destroy(ctx);
 }
 
+/* More seeds per sample than a layer below has units: the seeds go down to
+ * the 3-unit layer, one pass per unit runs from there, and a GEMM combines
+ * them; equal to one relprop per seed. */
+static void test_multiseed_factorized(void **s)
+{
+    (void)s;
+    neon_ctx *ctx = tu_ctx();
+    tu_rng r;
+    tu_seed(&r, 41);
+    enum { N = 2, S = 12, D = 8 };
+    float *W1 = rnd(&r, 16 * D, -1, 1), *b1 = rnd(&r, 16, -0.2f, 0.2f);
+    float *W2 = rnd(&r, 3 * 16, -1, 1), *W3 = rnd(&r, 12 * 3, -1, 1), *b3 = rnd(&r, 12, -0.2f, 0.2f);
+    neon_graph *g;
+    assert_int_equal(neon_graph_create(ctx, &g), NEON_OK);
+    int x, id;
+    const int64_t shp[1] = {D};
+    assert_int_equal(neon_graph_add_input(g, "x", 1, shp, &x), NEON_OK);
+    id = mlp_branch(g, "a", x, 16, 3, W1, b1, W2, NULL);
+    assert_int_equal(neon_graph_add_relu(g, "r2", id, &id), NEON_OK);
+    assert_int_equal(neon_graph_add_dense(g, "top", id, 12, W3, b3, &id), NEON_OK);
+    set_uniform(ctx, g, NEON_RULE_EPSILON);
+    float *x0 = rnd(&r, N * D, -1, 1), *seeds = rnd(&r, N * S * 12, -1, 1);
+    float R[N * S * D], Rt[N * 12];
+    neon_tensor xt = {x0, 2, {N, D}};
+    assert_int_equal(neon_graph_forward(g, &xt, NULL), NEON_OK);
+    assert_int_equal(neon_graph_relprop_seeds(g, id, S, seeds, 0, R), NEON_OK);
+    for (int k = 0; k < S; k++) {
+        for (int n = 0; n < N; n++) memcpy(Rt + n * 12, seeds + (n * S + k) * 12, 12 * sizeof(float));
+        assert_int_equal(neon_graph_relprop(g, Rt), NEON_OK);
+        neon_tensor rv;
+        assert_int_equal(neon_graph_relevance(g, x, &rv), NEON_OK);
+        for (int n = 0; n < N; n++)
+            tu_assert_close(R + (n * S + k) * D, rv.data + n * D, D, 1e-5, 1e-4, "factorized");
+    }
+    free(W1); free(b1); free(W2); free(W3); free(b3); free(x0); free(seeds);
+    neon_graph_destroy(g);
+    neon_ctx_destroy(ctx);
+}
+
 /* ---- the BiLRP driver ---------------------------------------------------------- */
 
 static float stabf(float z) { return z >= 0 ? z + 1e-6f : z - 1e-6f; }
@@ -661,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_product_neuron_by_hand),
         cmocka_unit_test(test_hessian_x_product),
         cmocka_unit_test(test_multiseed_equals_unit_by_unit),
+        cmocka_unit_test(test_multiseed_factorized),
         cmocka_unit_test(test_bilrp_driver),
         cmocka_unit_test(test_onnx_dot),
         cmocka_unit_test(test_onnx_siamese_cnn),

@@ -28,7 +28,7 @@ extern "C" {
 typedef struct neon_bilrp_opts {
     neon_init init;      /* the score starts from its value (default) or from 1 */
     int block;           /* sum-pool pairs into block x block pixel blocks (0, 1: none) */
-    int64_t max_batch;   /* virtual samples per multi-seed pass (0: fit in about 256 MB) */
+    int64_t max_batch;   /* virtual samples per backward pass (0: what stays in cache) */
 } neon_bilrp_opts;
 
 /* The pixel grid of an input with per-sample shape (ndim, shape), used for

@@ -100,12 +100,13 @@ neon_status neon_graph_relevance(neon_graph *g, int id, neon_tensor *view);
 
 /* Multi-seed relprop: after a forward of N samples, propagates S seed
  * vectors per sample, seeds (N, S, numel of node), from node `node` down to
- * graph input k in ONE batched pass over N*S virtual samples (the cached
- * activations of the node's ancestors are copied S times; only the
- * ancestors are walked).  R (N, S, numel of input k) receives the input
- * relevance.  Equal to S separate passes, at the cost of one GEMM-shaped
- * pass.  Memory: the graph's buffers grow to N*S samples.  The forward
- * cache of the N samples is kept; neon_graph_relevance is not. */
+ * graph input k as batched passes over virtual samples (the cached
+ * activations of the node's ancestors are copied into sample slots; only
+ * the ancestors are walked; passes sized to stay in cache; when S exceeds
+ * the width of a layer all the node's relevance flows through, the seeds
+ * are carried down to it and one pass per unit of it suffices).  R (N, S,
+ * numel of input k) receives the input relevance, equal to S separate
+ * relprops.  The forward cache is kept; neon_graph_relevance is not. */
 neon_status neon_graph_relprop_seeds(neon_graph *g, int node, int64_t S, const float *seeds, int k,
                                      float *R);
 

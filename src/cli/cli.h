@@ -93,6 +93,12 @@ int cli_mkdirs(neon_ctx *ctx, const char *dir);
 int cli_write_heatmaps(neon_ctx *ctx, const char *dir, const char *prefix, const neon_tensor *X,
                        const neon_tensor *R, float img_low, float img_high, int quiet);
 
+/* `neon explain` of a two-input model with --input2 (src/cli/explain_pairs.c):
+ * BiLRP pair relevance, printed scores, R.npy, marginal heatmaps and links
+ * pictures.  X is the first input (already read); returns an exit code. */
+int cli_explain_pairs(neon_ctx *ctx, const cli_args *a, neon_graph *g, neon_tensor *X, long target,
+                      long batch, neon_init init);
+
 int cmd_explain(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_fit(int argc, char **argv);

@@ -8,6 +8,9 @@
 static const cli_opt explain_opts[] = {
     {"input", "X.npy", "inputs (N, ...) as the model expects (float32/float64 .npy)", 0},
     {"output", "R.npy", "relevance, same shape as X (written only if everything succeeded)", 0},
+    {"input2", "Y.npy", "second inputs of a two-input model (a matcher): pair relevance (N, D1, D2)", 0},
+    {"block", "K", "pairs: sum-pool the pair relevance into K x K pixel blocks", 0},
+    {"links", "K", "pairs: strongest links of each sign drawn per pair with --heatmap (20)", 0},
     {"target", "N|argmax", "class to explain (default argmax: the predicted class)", 0},
     {"init", "value|one", "start from the explained value (default) or from 1", 0},
     {"head", "logit|logodds", "explain the logit (default) or the log-odds of the class", 0},
@@ -148,6 +151,10 @@ int cmd_explain(int argc, char **argv)
     }
     if (neon_graph_set_rules(m.g, rs)) {
         code = cli_error(CLI_USAGE, "%s", neon_errmsg(ctx));
+        goto out;
+    }
+    if (cli_has(&a, "input2") || neon_graph_num_inputs(m.g) == 2) { /* a matcher: pairs */
+        code = cli_explain_pairs(ctx, &a, m.g, &X, target, batch, eo.init);
         goto out;
     }
     const int64_t N = X.ndim > 0 ? X.shape[0] : 0;

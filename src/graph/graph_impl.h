@@ -148,22 +148,31 @@ neon_status neon_relprop_walk_mask(neon_graph *g, int top, const char *mask);
  * the sample, never pointers or batch positions).
  * reserve: grows every buffer to hold N samples, keeping the cached
  * samples of the last forward (views re-pointed).
- * gather: for the nodes with mask[i] != 0, sample slot v (0 <= v < V)
- * receives the cached out/aux of slot src[v]; src must be non-decreasing
- * (in place, no scratch); capacity >= V is required (reserve first). */
+ * cache_floats / save / load: the cached out (non-view) and aux of the
+ * nodes with mask[i] != 0: floats per sample; a copy of samples 0..N-1;
+ * slot v (0 <= v < V) <- saved sample src[v] (src NULL: v), for the nodes
+ * of mask (the saved layout) with only[i] != 0 (only NULL: all of them);
+ * held (V entries or NULL): the sample each slot holds already (-1: none),
+ * skipped when equal, updated after. */
 neon_status neon_graph_reserve(neon_graph *g, int64_t N);
-void neon_graph_gather(neon_graph *g, const char *mask, int64_t V, const int64_t *src);
+int64_t neon_graph_cache_floats(const neon_graph *g, const char *mask);
+void neon_graph_cache_save(const neon_graph *g, const char *mask, int64_t N, float *dst);
+void neon_graph_cache_load(neon_graph *g, const char *mask, const char *only, int64_t V,
+                           const int64_t *src, const float *saved, int64_t N, int64_t *held);
 /* mask[i] = 1 for node id and every node it depends on (its ancestors). */
 void neon_graph_ancestors(const neon_graph *g, int id, char *mask);
 /* Multi-seed relprop (src/relprop/seeds.c) over V virtual samples: slot v
- * is cached sample src[v] (non-decreasing, every sample 0..N-1 must occur
- * so the cache can be restored) with seed (node's shape) seeds + v * size,
- * or, when seeds is NULL, diag[v] at element unit[v].  Only the ancestors
- * of node run.  R (V, in numel) receives the relevance of graph input k.
- * The forward cache of the N samples is restored before returning. */
+ * is cached sample src[v] (0 <= src[v] < N of the last forward) with seed
+ * (node's shape) seeds + v * size, or, when seeds is NULL, diag[v] at
+ * element unit[v].  Only the ancestors of node run, in passes of at most
+ * vcap slots (0: sized to stay in cache).  When a sample has more slots
+ * than some node of the single-input chain below node has units, the
+ * passes start from that node once per unit and are combined by GEMM (LRP
+ * is linear in its seed).  R (V, numel of input k) receives input k's
+ * relevance.  The forward cache of the N samples is kept. */
 neon_status neon_relprop_multi(neon_graph *g, int node, int64_t V, const int64_t *src,
                                const float *seeds, const float *diag, const int64_t *unit, int k,
-                               float *R);
+                               int64_t vcap, float *R);
 
 /* Kinds defined in src/layers (for identification by the engine). */
 extern const neon_layer_ops neon_input_ops, neon_dense_ops, neon_conv2d_ops, neon_maxpool2d_ops,

@@ -1,13 +1,13 @@
 /* Re-arranging the cached batch for multi-seed relprop: grow the buffers
- * while keeping the last forward, and copy cached samples into other sample
- * slots (tiling one forward over many virtual samples).  These are memcpy
- * passes over activations: cheap next to the GEMMs of the relprop they feed,
- * and far cheaper than running the forward again for every copy. */
+ * while keeping the last forward, save the cached samples of some nodes,
+ * and load saved samples into any sample slots (one forward serving many
+ * virtual samples).  These are memcpy passes over activations: cheap next
+ * to the relprop they feed, and far cheaper than forwards. */
 #include "graph_impl.h"
 
 #include <string.h>
 
-/* Grows p (n_old floats used) to n floats, keeping the contents. */
+/* Grows p to n floats, keeping the contents. */
 static neon_status grow(neon_ctx *ctx, float **p, int64_t n)
 {
     float *q = neon_realloc(ctx, *p, (size_t)n * sizeof(float));
@@ -15,6 +15,8 @@ static neon_status grow(neon_ctx *ctx, float **p, int64_t n)
     *p = q;
     return NEON_OK;
 }
+
+static size_t aux_of(const neon_node *nd) { return nd->ops->aux_size ? nd->ops->aux_size(nd) : 0; }
 
 neon_status neon_graph_reserve(neon_graph *g, int64_t N)
 {
@@ -26,15 +28,14 @@ neon_status neon_graph_reserve(neon_graph *g, int64_t N)
     for (int i = 0; i < g->n_nodes && st == NEON_OK; i++) {
         neon_node *nd = &g->nodes[i];
         int64_t n, na;
-        const size_t aux = nd->ops->aux_size ? nd->ops->aux_size(nd) : 0;
-        if (!neon_mul_ok(nd->size, N, &n) || !neon_mul_ok((int64_t)aux, N, &na)) {
+        if (!neon_mul_ok(nd->size, N, &n) || !neon_mul_ok((int64_t)aux_of(nd), N, &na)) {
             st = neon_fail(ctx, NEON_ERR_NOMEM, "a batch of %lld is too large for node '%s'",
                            (long long)N, nd->name);
             break;
         }
         if (!nd->out_is_view) st = grow(ctx, &nd->out, n);
         if (st == NEON_OK) st = grow(ctx, &nd->rel, n);
-        if (st == NEON_OK && aux) st = grow(ctx, &nd->aux, na);
+        if (st == NEON_OK && na) st = grow(ctx, &nd->aux, na);
         size_t w = nd->ops->workspace_size ? nd->ops->workspace_size(nd, N) : 0;
         if (nd->is_linear) w += neon_linear_workspace(nd, neon_in(g, nd, 0), N);
         if (w > ws) ws = w;
@@ -56,37 +57,55 @@ neon_status neon_graph_reserve(neon_graph *g, int64_t N)
     return NEON_OK;
 }
 
-/* Copies slot s to slot v of a buffer with `per` floats per sample. */
-static inline void copy_slot(float *buf, int64_t per, int64_t v, int64_t s)
+int64_t neon_graph_cache_floats(const neon_graph *g, const char *mask)
 {
-    memcpy(buf + v * per, buf + s * per, (size_t)per * sizeof(float));
+    int64_t f = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const neon_node *nd = &g->nodes[i];
+        if (mask && !mask[i]) continue;
+        f += (nd->out_is_view ? 0 : nd->size) + (int64_t)aux_of(nd);
+    }
+    return f;
 }
 
-/* In place with src non-decreasing.  Pass 1 fills the slots that take a
- * later sample (src[v] > v) in increasing v: a pending read src[u] (u > v)
- * is >= src[v] > v, and a slot u taking slot v from the left would need
- * src[u] = v < src[v] with u > v, against monotonicity.  Pass 2 fills the
- * slots that take an earlier sample (src[v] < v) in decreasing v: pending
- * reads src[u] (u < v) are <= src[v] < v, and slot src[v] was never written
- * (src[src[v]] <= src[v], and pass-2 writes so far were to slots > v). */
-static void gather_buf(float *buf, int64_t per, int64_t V, const int64_t *src)
+/* Saved layout: node by node (increasing id), out (N, size) then aux (N, aux). */
+void neon_graph_cache_save(const neon_graph *g, const char *mask, int64_t N, float *dst)
 {
-    if (!buf || per == 0) return;
-    for (int64_t v = 0; v < V; v++)
-        if (src[v] > v) copy_slot(buf, per, v, src[v]);
-    for (int64_t v = V - 1; v >= 0; v--)
-        if (src[v] < v) copy_slot(buf, per, v, src[v]);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const neon_node *nd = &g->nodes[i];
+        if (mask && !mask[i]) continue;
+        const int64_t a = (int64_t)aux_of(nd);
+        if (!nd->out_is_view) {
+            memcpy(dst, nd->out, (size_t)(N * nd->size) * sizeof(float));
+            dst += N * nd->size;
+        }
+        if (a) {
+            memcpy(dst, nd->aux, (size_t)(N * a) * sizeof(float));
+            dst += N * a;
+        }
+    }
 }
 
-void neon_graph_gather(neon_graph *g, const char *mask, int64_t V, const int64_t *src)
+void neon_graph_cache_load(neon_graph *g, const char *mask, const char *only, int64_t V,
+                           const int64_t *src, const float *saved, int64_t N, int64_t *held)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         neon_node *nd = &g->nodes[i];
         if (mask && !mask[i]) continue;
-        if (!nd->out_is_view) gather_buf(nd->out, nd->size, V, src);
-        const size_t aux = nd->ops->aux_size ? nd->ops->aux_size(nd) : 0;
-        if (aux) gather_buf(nd->aux, (int64_t)aux, V, src);
+        const int64_t a = (int64_t)aux_of(nd);
+        float *bufs[2] = {nd->out_is_view ? NULL : nd->out, a ? nd->aux : NULL};
+        const int64_t per[2] = {nd->size, a};
+        for (int b = 0; b < 2; b++) {
+            if (!bufs[b]) continue;
+            for (int64_t v = 0; (!only || only[i]) && v < V; v++) {
+                const int64_t s = src ? src[v] : v;
+                if (held && held[v] == s) continue;
+                memcpy(bufs[b] + v * per[b], saved + s * per[b], (size_t)per[b] * sizeof(float));
+            }
+            saved += N * per[b];
+        }
     }
+    for (int64_t v = 0; held && v < V; v++) held[v] = src ? src[v] : v;
 }
 
 void neon_graph_ancestors(const neon_graph *g, int id, char *mask)

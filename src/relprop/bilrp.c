@@ -20,7 +20,7 @@
 
 #include <string.h>
 
-#define BILRP_BUDGET_FLOATS (INT64_C(64) << 20) /* ~256 MB of graph buffers */
+#define BILRP_BUDGET_FLOATS (INT64_C(16) << 20) /* ~64 MB of per-slot relevance maps */
 
 typedef struct matcher {
     int prod;       /* the product node */
@@ -119,15 +119,15 @@ static inline float stab(float z, float e) { return z >= 0.0f ? z + e : z - e; }
 
 /* Work space of one call, sized for a chunk of nc samples. */
 typedef struct bilrp_ws {
-    int64_t nc, K, D[2], B[2], vcap;
+    int64_t nc, K, D[2], B[2], vcap; /* vcap: slots per backward pass (0: automatic) */
     int64_t *map[2];      /* element -> block, per input */
     float *Rk;            /* (nc, K) read-out relevance per unit */
-    int64_t *src, *unit;  /* per slot (at most nc (K + 1)) */
+    int64_t *src, *unit;  /* per slot (at most nc K) */
     float *w, *d[2];      /* per slot: R_k, phi_k/stab, psi_k/stab */
-    int64_t *off, *cnt;   /* per sample: first slot, active slots (0: one dummy) */
+    int64_t *off, *cnt;   /* per sample: first slot, number of slots */
     float *P[2];          /* per slot: pooled maps (slots, B1) and (slots, B2) */
     float *s[2];          /* per slot: map totals */
-    float *Rbuf;          /* (vcap, max D) input relevance of one multi-seed call */
+    float *Rbuf;          /* (slots, max D) input relevance of one multi-seed call */
     float *seeds;         /* (nc, K) marginal seeds */
     int64_t *seq;         /* 0, 1, ..., nc - 1 */
 } bilrp_ws;
@@ -151,7 +151,7 @@ static neon_status ws_alloc(neon_ctx *ctx, bilrp_ws *w)
     w->cnt = neon_alloc_array(ctx, nc, sizeof(int64_t));
     w->seq = neon_alloc_array(ctx, nc, sizeof(int64_t));
     w->w = NEON_FALLOC(ctx, slots);
-    w->Rbuf = neon_alloc_array(ctx, (size_t)w->vcap, (size_t)Dm * sizeof(float));
+    w->Rbuf = neon_alloc_array(ctx, slots, (size_t)Dm * sizeof(float));
     int ok = w->Rk && w->seeds && w->src && w->unit && w->off && w->cnt && w->seq && w->w && w->Rbuf;
     for (size_t n = 0; ok && n < nc; n++) w->seq[n] = (int64_t)n;
     for (int b = 0; b < 2 && ok; b++) {
@@ -163,27 +163,23 @@ static neon_status ws_alloc(neon_ctx *ctx, bilrp_ws *w)
     return ok ? NEON_OK : NEON_ERR_NOMEM;
 }
 
-/* Explains branch b for all T slots: pooled maps into P[b], totals s[b]. */
+/* Explains branch b for all T slots (one multi-seed relprop): pooled maps
+ * into P[b], their totals into s[b]. */
 static neon_status branch_pass(neon_graph *g, const matcher *m, bilrp_ws *w, int b, int64_t T)
 {
     const int64_t D = w->D[b], B = w->B[b];
-    /* one call for the chunk; a single sample's units may be split */
-    const int64_t step = w->nc > 1 ? T : w->vcap;
-    for (int64_t v0 = 0; v0 < T; v0 += step) {
-        const int64_t V = T - v0 < step ? T - v0 : step;
-        NEON_TRY(neon_relprop_multi(g, m->fac[b], V, w->src + v0, NULL, w->d[b] + v0,
-                                    w->unit + v0, b, w->Rbuf));
-        for (int64_t v = 0; v < V; v++) {
-            const float *r = w->Rbuf + v * D;
-            float *p = w->P[b] + (v0 + v) * B;
-            memset(p, 0, (size_t)B * sizeof *p);
-            double tot = 0;
-            for (int64_t i = 0; i < D; i++) {
-                p[w->map[b][i]] += r[i];
-                tot += r[i];
-            }
-            w->s[b][v0 + v] = (float)tot;
+    NEON_TRY(neon_relprop_multi(g, m->fac[b], T, w->src, NULL, w->d[b], w->unit, b, w->vcap,
+                                w->Rbuf));
+    for (int64_t v = 0; v < T; v++) {
+        const float *r = w->Rbuf + v * D;
+        float *p = w->P[b] + v * B;
+        memset(p, 0, (size_t)B * sizeof *p);
+        double tot = 0;
+        for (int64_t i = 0; i < D; i++) {
+            p[w->map[b][i]] += r[i];
+            tot += r[i];
         }
+        w->s[b][v] = (float)tot;
     }
     return NEON_OK;
 }
@@ -197,7 +193,7 @@ static neon_status marginal(neon_graph *g, const matcher *m, bilrp_ws *w, int b,
     for (int64_t n = 0; n < N; n++)
         for (int64_t v = w->off[n]; v < w->off[n] + w->cnt[n]; v++)
             w->seeds[n * w->K + w->unit[v]] += w->w[v] * w->d[b][v] * w->s[1 - b][v];
-    return neon_relprop_multi(g, m->fac[b], N, w->seq, w->seeds, NULL, NULL, b, out);
+    return neon_relprop_multi(g, m->fac[b], N, w->seq, w->seeds, NULL, NULL, b, w->vcap, out);
 }
 
 /* Read-out relevance R_k (N, K) at the product node: the output seeded at
@@ -243,8 +239,8 @@ static neon_status targets_of(neon_graph *g, const neon_tensor *y, const int *ta
     return NEON_OK;
 }
 
-/* Slots of the active units; a sample without any gets one zero slot so
- * that every sample keeps a slot (the cache can be restored). */
+/* One slot per active unit (R_k, phi_k, psi_k all non-zero) of every
+ * sample; inactive units contribute nothing to R. */
 static int64_t make_slots(neon_graph *g, const matcher *m, bilrp_ws *w, float e)
 {
     const int64_t N = g->N, K = w->K;
@@ -252,7 +248,6 @@ static int64_t make_slots(neon_graph *g, const matcher *m, bilrp_ws *w, float e)
     int64_t T = 0;
     for (int64_t n = 0; n < N; n++) {
         w->off[n] = T;
-        w->cnt[n] = 0;
         for (int64_t k = 0; k < K; k++) {
             const float r = w->Rk[n * K + k], a = phi[n * K + k], b = psi[n * K + k];
             if (r == 0.0f || a == 0.0f || b == 0.0f) continue;
@@ -262,29 +257,10 @@ static int64_t make_slots(neon_graph *g, const matcher *m, bilrp_ws *w, float e)
             w->d[0][T] = a / stab(a, e);
             w->d[1][T] = b / stab(b, e);
             T++;
-            w->cnt[n]++;
         }
-        if (!w->cnt[n]) { /* dummy */
-            w->src[T] = n;
-            w->unit[T] = 0;
-            w->w[T] = w->d[0][T] = w->d[1][T] = 0.0f;
-            T++;
-        }
+        w->cnt[n] = T - w->off[n];
     }
     return T;
-}
-
-/* Virtual samples that fit the memory budget (all graph buffers grow). */
-static int64_t auto_vcap(const neon_graph *g)
-{
-    int64_t per = 1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const neon_node *nd = &g->nodes[i];
-        per += 2 * nd->size + (nd->ops->aux_size ? (int64_t)nd->ops->aux_size(nd) : 0);
-        if (nd->is_linear) per += 4 * nd->size + 4 * neon_in((neon_graph *)g, nd, 0)->size;
-    }
-    const int64_t v = BILRP_BUDGET_FLOATS / per;
-    return v < 1 ? 1 : v;
 }
 
 static neon_status check_out(neon_graph *g, const neon_tensor *xs, const neon_tensor *R,
@@ -341,10 +317,11 @@ neon_status neon_graph_bilrp(neon_graph *g, const neon_tensor *xs, const int *ta
         w.B[k] = neon_bilrp_pool_map(in[k]->ndim, in[k]->shape, opts->block, NULL);
     }
     if ((st = check_out(g, xs, R, Rm, N, w.B[0], w.B[1]))) goto done;
-    const int64_t vmax = opts->max_batch > 0 ? opts->max_batch : auto_vcap(g);
-    w.nc = vmax / (w.K + 1) < 1 ? 1 : vmax / (w.K + 1);
-    if (w.nc > N) w.nc = N;
-    w.vcap = w.nc > 1 ? w.nc * (w.K + 1) : (vmax < w.K + 1 ? vmax : w.K + 1);
+    /* samples per chunk: the per-slot maps of a chunk within the budget */
+    const int64_t Dm = w.D[0] > w.D[1] ? w.D[0] : w.D[1];
+    w.nc = BILRP_BUDGET_FLOATS / ((w.K + 1) * (Dm + w.B[0] + w.B[1] + 8));
+    w.nc = w.nc < 1 ? 1 : w.nc > N ? N : w.nc;
+    w.vcap = opts->max_batch > 0 ? opts->max_batch : 0;
     tg = neon_alloc_array(ctx, (size_t)w.nc, sizeof *tg);
     sc = NEON_FALLOC(ctx, w.nc);
     for (int k = 0; k < 2; k++) {
@@ -367,7 +344,8 @@ neon_status neon_graph_bilrp(neon_graph *g, const neon_tensor *xs, const int *ta
         if ((st = targets_of(g, &y, targets, s0, tg, sc))) break;
         if ((st = upper_pass(g, &m, tg, sc, opts->init, w.Rk))) break;
         const int64_t T = make_slots(g, &m, &w, e);
-        if ((st = branch_pass(g, &m, &w, 0, T)) || (st = branch_pass(g, &m, &w, 1, T))) break;
+        if (T && ((st = branch_pass(g, &m, &w, 0, T)) || (st = branch_pass(g, &m, &w, 1, T))))
+            break;
         /* R_n (B1 x B2) = A_n^T diag(R_k) B_n over the sample's active slots */
         for (int64_t n = 0; n < nc; n++) {
             float *Rn = R->data + (s0 + n) * B1 * B2;
