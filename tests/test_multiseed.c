@@ -338,12 +338,107 @@ static void test_bilrp_driver(void **s)
     neon_ctx_destroy(ctx);
 }
 
+/* ---- allocation failures ------------------------------------------------------------ */
+
+typedef struct counting {
+    int64_t calls, fail_at, live;
+} counting;
+
+static void *c_alloc(size_t size, void *user)
+{
+    counting *c = user;
+    if (c->fail_at && ++c->calls == c->fail_at) return NULL;
+    void *p = malloc(size);
+    if (p) c->live++;
+    return p;
+}
+static void *c_realloc(void *p, size_t size, void *user)
+{
+    counting *c = user;
+    if (c->fail_at && ++c->calls == c->fail_at) return NULL;
+    void *q = realloc(p, size);
+    if (q && !p) c->live++;
+    return q;
+}
+static void c_free(void *p, void *user)
+{
+    counting *c = user;
+    if (p) c->live--;
+    free(p);
+}
+
+/* Failing the n-th allocation of a BiLRP call (with marginals, through the
+ * factorized path: 7 slots per sample above a 5-unit layer), for every n:
+ * NEON_ERR_NOMEM, nothing leaked, and the graph still gives the right
+ * answer afterwards. */
+static void test_alloc_failures(void **s)
+{
+    (void)s;
+    counting c = {0, 0, 0};
+    neon_allocator a = {c_alloc, c_realloc, c_free, &c};
+    neon_ctx *ctx;
+    assert_int_equal(neon_ctx_create(&ctx, &a), NEON_OK);
+    neon_ctx_set_log(ctx, NULL, NEON_LOG_ERROR, NULL);
+    tu_rng r;
+    tu_seed(&r, 51);
+    conv_branch wa = conv_weights(&r), wb = conv_weights(&r);
+    int fa, fb;
+    neon_graph *g = conv_matcher(ctx, &wa, &wb, &fa, &fb);
+    enum { N = 2, D = 64, S = 7 };
+    float *x = rnd(&r, N * D, 0, 1), *y = rnd(&r, N * D, 0, 1);
+    float *R = malloc(N * D * D * sizeof *R), *Rref = malloc(N * D * D * sizeof *R);
+    float *Rx = malloc(N * D * sizeof *Rx), *Ry = malloc(N * D * sizeof *Ry);
+    float *seeds = rnd(&r, N * S * 5, -1, 1), *Rs = malloc(N * S * D * sizeof *Rs);
+    neon_tensor xs[2] = {{x, 4, {N, 1, 8, 8}}, {y, 4, {N, 1, 8, 8}}};
+    neon_tensor Rt = {R, 3, {N, D, D}}, Rm[2] = {{Rx, 4, {N, 1, 8, 8}}, {Ry, 4, {N, 1, 8, 8}}};
+    assert_int_equal(neon_graph_bilrp(g, xs, NULL, NULL, &Rt, Rm, NULL), NEON_OK);
+    memcpy(Rref, R, N * D * D * sizeof *R);
+    int ok = 0;
+    for (int64_t k = 1; !ok && k < 10000; k++) {
+        const int64_t live = c.live;
+        c.calls = 0;
+        c.fail_at = k;
+        neon_status st = neon_graph_bilrp(g, xs, NULL, NULL, &Rt, Rm, NULL);
+        c.fail_at = 0;
+        if (st != NEON_OK) {
+            if (st != NEON_ERR_NOMEM) print_error("fail at %lld: %s\n", (long long)k, neon_errmsg(ctx));
+            assert_int_equal(st, NEON_ERR_NOMEM);
+        } else {
+            ok = 1;
+        }
+        assert_int_equal(c.live, live); /* all scratch freed (graph buffers kept) */
+    }
+    assert_true(ok);
+    tu_assert_close(R, Rref, N * D * D, 0, 0, "after the failures");
+    /* the public multi-seed call, factorized (S = 7 seeds above 5 units) */
+    assert_int_equal(neon_graph_forward_n(g, 2, xs, NULL), NEON_OK);
+    ok = 0;
+    for (int64_t k = 1; !ok && k < 10000; k++) {
+        const int64_t live = c.live;
+        c.calls = 0;
+        c.fail_at = k;
+        neon_status st = neon_graph_relprop_seeds(g, fa, S, seeds, 0, Rs);
+        c.fail_at = 0;
+        assert_true(st == NEON_OK || st == NEON_ERR_NOMEM);
+        ok = st == NEON_OK;
+        assert_int_equal(c.live, live);
+    }
+    assert_true(ok);
+    free(x); free(y); free(R); free(Rref); free(Rx); free(Ry); free(seeds); free(Rs);
+    conv_free(&wa);
+    conv_free(&wb);
+    neon_graph_destroy(g);
+    neon_ctx_destroy(ctx);
+    assert_int_equal(c.live, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_multiseed_equals_unit_by_unit),
         cmocka_unit_test(test_multiseed_factorized),
         cmocka_unit_test(test_bilrp_driver),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
