@@ -310,7 +310,7 @@ static void expect_bad(const uint8_t *raw, size_t n, const char *part, const cha
 static void test_malformed(void **state)
 {
     (void)state;
-    uint8_t b[512];
+    uint8_t b[512] = {0}; /* the "unexpected bytes" case reads one byte past the data */
     uint32_t dims[3] = {4, 3, 2};
     size_t h = idx_header(b, 0x08, 3, dims);
     memset(b + h, 5, 24);

@@ -5,9 +5,30 @@
  * the detailed message (file, node, shapes) is kept on the context and read
  * with neon_errmsg().  The library never exits or aborts on user input.
  *
- * Thread safety: a neon_ctx and everything created from it (graphs, models)
- * must be used by one thread at a time.  Independent contexts may be used
- * from different threads concurrently.
+ * Thread safety (tested in tests/test_hygiene.c):
+ *  - A neon_ctx and everything created through it (graphs, rules, models,
+ *    tensors from its allocator) belong to one thread at a time: no two
+ *    threads may call into objects of the same context concurrently, not
+ *    even queries (a forward caches activations in the graph; every call
+ *    may record its error on the context).  Hand a context over to another
+ *    thread only with the usual synchronization (mutex, thread join).
+ *  - Independent contexts may be used from different threads at the same
+ *    time, and give bit-identical results to a sequential run.  Nothing is
+ *    shared between them but what the caller passes in read-only: input
+ *    tensors, weight arrays given to builders, file names.  Those may be
+ *    shared while nobody writes to them.  neonlrp has no global state.
+ *  - Allocator hooks are called from the thread using their context; hooks
+ *    shared by several contexts must be thread-safe themselves.
+ *  - Process-wide state of the libraries underneath: OpenBLAS has one
+ *    thread count for the process.  neon_ctx_set_threads(ctx, n > 0) sets
+ *    it (openblas_set_num_threads) at every forward, for all threads; when
+ *    explaining in several threads, leave it at 0 on every context (or give
+ *    every context the same n) and choose the count with the environment,
+ *    e.g. OPENBLAS_NUM_THREADS=1 when your threads already use every core.
+ *    libsvm (one-class SVM models): loading and saving switch the process's
+ *    C locale while they run (setlocale in svm_load_model/svm_save_model)
+ *    and set libsvm's global print function; do not load or save libsvm
+ *    models while other threads depend on the locale.
  */
 #ifndef NEONLRP_NEON_H
 #define NEONLRP_NEON_H
@@ -71,7 +92,9 @@ void neon_clear_error(neon_ctx *ctx);
 
 /* Notices and warnings (e.g. "trailing Softmax stripped").  Default: none. */
 void neon_ctx_set_log(neon_ctx *ctx, neon_log_fn fn, neon_log_level max_level, void *user);
-/* Thread count used for explaining batches (0 = all cores). */
+/* BLAS threads for explaining batches.  0 (the default) leaves OpenBLAS's
+ * process-wide count alone (OPENBLAS_NUM_THREADS, else all cores); n > 0
+ * sets it to n at every forward, for the whole process (see above). */
 void neon_ctx_set_threads(neon_ctx *ctx, int n);
 int neon_ctx_threads(const neon_ctx *ctx);
 

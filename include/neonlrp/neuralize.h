@@ -96,7 +96,9 @@ neon_status neon_kmeans_load(neon_ctx *ctx, const char *path, neon_kmeans **out)
  *  48  float32 centroids (K, P or D), then if P > 0: components (P, D), mean (D)
  *  end uint32  CRC-32 (zlib) of every byte before it.
  * The reader checks every size against the file length before allocating,
- * the CRC, K >= 2, P <= D and that all values are finite. */
+ * the CRC, K >= 2, P <= D and that all values are finite; PCA models whose
+ * input-space centroids (K x D, not stored in the file) would exceed 2^28
+ * values are NEON_ERR_UNSUPPORTED. */
 neon_status neon_kmeans_save(neon_ctx *ctx, const neon_kmeans *km, const char *path);
 
 int64_t neon_kmeans_k(const neon_kmeans *km);

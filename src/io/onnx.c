@@ -69,6 +69,50 @@ static void tmp_free_all(onnx_imp *im)
 
 /* ---- values and liveness ------------------------------------------------------ */
 
+/* Depth-first search over the needed nodes (edges: node -> producers of
+ * its inputs); a node met again while still on the path closes a cycle. */
+static neon_status check_cycles(onnx_imp *im, const char *needed)
+{
+    const Onnx__GraphProto *gp = im->gp;
+    const size_t n = gp->n_node;
+    char *color = onnx_tmp(im, n + 1, 1);          /* 0 new, 1 on the path, 2 done */
+    size_t *node = onnx_tmp(im, n + 1, sizeof *node), *next = onnx_tmp(im, n + 1, sizeof *next);
+    if (!color || !node || !next) return NEON_ERR_NOMEM;
+    for (size_t s = 0; s < n; s++) {
+        if (!needed[s] || color[s]) continue;
+        size_t sp = 0;
+        node[sp] = s;
+        next[sp++] = 0;
+        color[s] = 1;
+        while (sp > 0) {
+            const size_t ni = node[sp - 1];
+            const Onnx__NodeProto *nd = gp->node[ni];
+            if (next[sp - 1] == nd->n_input) {
+                color[ni] = 2;
+                sp--;
+                continue;
+            }
+            const char *in = nd->input[next[sp - 1]++];
+            const onnx_value *w = in[0] ? onnx_lookup(im, in) : NULL;
+            if (!w || w->producer < 0) continue;
+            const size_t p = (size_t)w->producer;
+            if (color[p] == 1) {
+                im->node = nd;
+                im->node_index = ni;
+                return onnx_fail(im, NEON_ERR_FORMAT,
+                                 "the graph has a cycle: input '%s' depends on this node's own "
+                                 "output", in);
+            }
+            if (color[p] == 0) {
+                color[p] = 1;
+                node[sp] = p;
+                next[sp++] = 0;
+            }
+        }
+    }
+    return NEON_OK;
+}
+
 static neon_status setup_values(onnx_imp *im, char **needed_out)
 {
     const Onnx__GraphProto *gp = im->gp;
@@ -145,7 +189,7 @@ static neon_status setup_values(onnx_imp *im, char **needed_out)
         }
     }
     *needed_out = needed;
-    return NEON_OK;
+    return check_cycles(im, needed);
 }
 
 /* ---- graph inputs ------------------------------------------------------------ */

@@ -215,10 +215,8 @@ neon_status onnx_op_reshape_any(onnx_imp *im, const Onnx__NodeProto *n)
             nb = i;
         } else if (v == -1 && infer < 0) {
             infer = i;
-        } else if (v < 1) {
+        } else if (v < 1 || !neon_mul_ok(known, v, &known)) {
             return onnx_fail(im, NEON_ERR_FORMAT, "shape entry %d (%lld) is not valid", i, (long long)s[i]);
-        } else {
-            known *= v;
         }
         dims[i] = v;
     }
@@ -339,14 +337,22 @@ static int64_t slice_indices(int64_t D, int64_t s, int64_t e, int64_t t, int64_t
     int64_t cnt = 0;
     if (s < 0) s += D;
     if (e < 0) e += D;
+    if (t < -INT64_MAX) t = -INT64_MAX;
+    /* steps are huge in exported "to the end" slices: stop before i + t could overflow */
     if (t > 0) {
         s = s < 0 ? 0 : s > D ? D : s;
         e = e < 0 ? 0 : e > D ? D : e;
-        for (int64_t i = s; i < e; i += t) idx[cnt++] = i;
+        for (int64_t i = s; i < e; i += t) {
+            idx[cnt++] = i;
+            if (e - i <= t) break;
+        }
     } else {
         s = s < 0 ? 0 : s > D - 1 ? D - 1 : s;
         e = e < -1 ? -1 : e > D - 1 ? D - 1 : e;
-        for (int64_t i = s; i > e; i += t) idx[cnt++] = i;
+        for (int64_t i = s; i > e; i += t) {
+            idx[cnt++] = i;
+            if (i - e <= -t) break;
+        }
     }
     return cnt;
 }

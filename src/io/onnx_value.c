@@ -176,9 +176,11 @@ neon_status onnx_new_const(onnx_imp *im, onnx_value *v, int is_int, int ndim, co
     c->is_int = is_int;
     c->ndim = ndim;
     c->numel = 1;
+    int64_t span = 1; /* 0 counted as 1: products of any subset of the dims fit */
     for (int k = 0; k < ndim; k++) {
         c->dims[k] = dims[k];
-        if (!neon_mul_ok(c->numel, dims[k], &c->numel))
+        if (!neon_mul_ok(c->numel, dims[k], &c->numel) ||
+            !neon_mul_ok(span, dims[k] ? dims[k] : 1, &span))
             return onnx_fail(im, NEON_ERR_FORMAT, "constant size overflows");
     }
     if (is_int)
@@ -225,9 +227,11 @@ neon_status onnx_decode_tensor(onnx_imp *im, const Onnx__TensorProto *t, const c
     memset(out, 0, sizeof *out);
     out->ndim = (int)t->n_dims;
     out->numel = 1;
+    int64_t span = 1; /* product of the dims with 0 counted as 1: any sub-product fits */
     for (size_t k = 0; k < t->n_dims; k++) {
         out->dims[k] = t->dims[k];
-        if (!neon_mul_ok(out->numel, t->dims[k], &out->numel))
+        if (!neon_mul_ok(out->numel, t->dims[k], &out->numel) ||
+            !neon_mul_ok(span, t->dims[k] ? t->dims[k] : 1, &span))
             return onnx_fail(im, NEON_ERR_FORMAT, "%s has invalid dimensions", what);
     }
     int32_t dt = t->has_data_type ? t->data_type : 0;
@@ -281,8 +285,22 @@ neon_status onnx_decode_tensor(onnx_imp *im, const Onnx__TensorProto *t, const c
             break;
         }
     }
-    if (!out->is_int && neon_find_nonfinite(out->f, out->numel) >= 0)
-        return onnx_fail(im, NEON_ERR_NUMERIC, "%s contains NaN or Inf", what);
+    const int64_t bad = out->is_int ? -1 : neon_find_nonfinite(out->f, out->numel);
+    if (bad >= 0) { /* numel > 0: every dim >= 1 */
+        int64_t idx[NEON_MAX_DIMS], rem = bad;
+        for (int k = out->ndim - 1; k >= 0; k--) {
+            idx[k] = rem % out->dims[k];
+            rem /= out->dims[k];
+        }
+        char at[160] = "[";
+        size_t used = 1;
+        for (int k = 0; k < out->ndim && used < sizeof at; k++)
+            used += (size_t)snprintf(at + used, sizeof at - used, "%s%lld", k ? ", " : "",
+                                     (long long)idx[k]);
+        if (used < sizeof at) snprintf(at + used, sizeof at - used, "]");
+        return onnx_fail(im, NEON_ERR_NUMERIC, "%s contains %g at %s (element %lld)", what,
+                         (double)out->f[bad], at, (long long)bad);
+    }
     return NEON_OK;
 }
 

@@ -102,6 +102,11 @@ neon_status neon_graph_add_activation(neon_graph *g, const char *name, int input
                          name ? name : "", (int)act);
     neon_node *nd;
     NEON_TRY(neon_graph_new_node(g, name, &neon_activation_ops, 1, &input, &nd));
+    neon_status st = neon_check_finite(g, nd, "parameter", &param, 1, 0);
+    if (st != NEON_OK) {
+        neon_graph_discard_node(g, nd);
+        return st;
+    }
     act_params *p = neon_alloc(g->ctx, sizeof *p);
     if (!p) {
         neon_graph_discard_node(g, nd);

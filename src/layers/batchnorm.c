@@ -109,6 +109,14 @@ neon_status neon_graph_add_batchnorm(neon_graph *g, const char *name, int input,
         neon_graph_discard_node(g, nd);
         return NEON_ERR_NOMEM;
     }
+    neon_status st = neon_check_finite(g, nd, "scale", scale, C, 0);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "bias", bias, C, 0);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "mean", mean, C, 0);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "var", var, C, 0);
+    if (st != NEON_OK) {
+        neon_graph_discard_node(g, nd);
+        return st;
+    }
     for (int64_t c = 0; c < C; c++) {
         if (!(var[c] + eps > 0)) {
             neon_graph_discard_node(g, nd);

@@ -28,3 +28,15 @@ void neon_add_bias(float *z, const float *b, int64_t N, int64_t out_ch, int64_t 
             for (int64_t s = 0; s < out_sp; s++) p[s] += bc;
         }
 }
+
+neon_status neon_check_finite(neon_graph *g, const neon_node *nd, const char *what, const float *x,
+                              int64_t n, int64_t row)
+{
+    const int64_t i = x ? neon_find_nonfinite(x, n) : -1;
+    if (i < 0) return NEON_OK;
+    char at[64];
+    if (row > 0) snprintf(at, sizeof at, "[%lld, %lld]", (long long)(i / row), (long long)(i % row));
+    else snprintf(at, sizeof at, "[%lld]", (long long)i);
+    return neon_fail(g->ctx, NEON_ERR_NUMERIC, "%s '%s': %s%s (element %lld of %lld) is %g",
+                     nd->ops->name, nd->name, what, at, (long long)i, (long long)n, (double)x[i]);
+}

@@ -444,6 +444,8 @@ neon_status neon_graph_add_conv2d(neon_graph *g, const char *name, int input, in
     else if (!neon_mul_ok(c_out, cp->c_in / cp->groups, &n_w) ||
              !neon_mul_ok(n_w, (int64_t)cp->kh * cp->kw, &n_w))
         st = neon_fail(g->ctx, NEON_ERR_SHAPE, "conv2d %s: weight count overflows", lb);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "weight", W, n_w, n_w / c_out);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "bias", b, c_out, 0);
     if (st == NEON_OK) st = neon_copy_floats(g->ctx, W, n_w, &nd->lin.W);
     if (st == NEON_OK) st = neon_copy_floats(g->ctx, b, c_out, &nd->lin.b);
     if (st != NEON_OK) {

@@ -68,6 +68,8 @@ neon_status neon_graph_add_dense(neon_graph *g, const char *name, int input, int
     if (!neon_mul_ok(n_in, n_out, &n_w))
         st = neon_fail(g->ctx, NEON_ERR_SHAPE, "dense '%s': %lld x %lld weights overflow",
                        nd->name, (long long)n_out, (long long)n_in);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "weight", W, n_w, n_in);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "bias", b, n_out, 0);
     if (st == NEON_OK) st = neon_copy_floats(g->ctx, W, n_w, &nd->lin.W);
     if (st == NEON_OK) st = neon_copy_floats(g->ctx, b, n_out, &nd->lin.b);
     if (st != NEON_OK) {

@@ -86,6 +86,7 @@ neon_status neon_graph_add_dense_seq(neon_graph *g, const char *name, int input,
     if (in->ndim < 1 || !neon_mul_ok(in->shape[in->ndim - 1], n_out, &n_w))
         st = neon_fail(g->ctx, NEON_ERR_SHAPE, "dense_seq '%s': input needs a feature axis",
                        nd->name);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "weight", W, n_w, n_w / n_out);
     if (st == NEON_OK) st = neon_copy_floats(g->ctx, W, n_w, &nd->lin.W);
     if (st != NEON_OK) {
         neon_graph_discard_node(g, nd);

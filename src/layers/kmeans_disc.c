@@ -216,11 +216,12 @@ neon_status neon_graph_add_kmeans_disc(neon_graph *g, const char *name, int inpu
     neon_node *nd;
     NEON_TRY(neon_graph_new_node(g, name, &neon_kmeans_disc_ops, 1, &input, &nd));
     const int64_t D = neon_in(g, nd, 0)->size;
-    int64_t n;
-    neon_status st = neon_mul_ok(K, D, &n) ? NEON_OK : NEON_ERR_SHAPE;
-    if (st == NEON_OK && neon_find_nonfinite(centroids, n) >= 0)
-        st = neon_fail(g->ctx, NEON_ERR_NUMERIC, "kmeans_disc '%s': non-finite centroid value",
-                       nd->name);
+    int64_t n, kk;
+    neon_status st = neon_mul_ok(K, K, &kk) && neon_mul_ok(K, D, &n)
+                         ? NEON_OK
+                         : neon_fail(g->ctx, NEON_ERR_SHAPE, "kmeans_disc '%s': %lld centroids of "
+                                     "%lld features overflow", nd->name, (long long)K, (long long)D);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "centroid", centroids, n, D);
     disc_params *p = NULL;
     if (st == NEON_OK) st = disc_params_make(g->ctx, K, D, centroids, &p);
     if (st != NEON_OK) {

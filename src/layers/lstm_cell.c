@@ -197,15 +197,10 @@ neon_status neon_graph_add_lstm_cell(neon_graph *g, const char *name, int input,
     }
     if (st == NEON_OK) st = neon_copy_floats(g->ctx, R, 4 * H * H, &nd->lin.W);
     if (st == NEON_OK) st = neon_copy_floats(g->ctx, b, 4 * H, &nd->lin.b);
-    if (st == NEON_OK) {
-        const float *chk[4] = {R, b, h0, c0};
-        const int64_t cnt[4] = {4 * H * H, 4 * H, H, H};
-        for (int k = 0; k < 4 && st == NEON_OK; k++)
-            if (chk[k] && neon_find_nonfinite(chk[k], cnt[k]) >= 0)
-                st = neon_fail(g->ctx, NEON_ERR_NUMERIC, "lstm_cell '%s': non-finite %s",
-                               nd->name, k == 0 ? "recurrent weight" : k == 1 ? "bias"
-                                                                     : "initial state");
-    }
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "recurrent weight", R, 4 * H * H, H);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "bias", b, 4 * H, 0);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "initial hidden state", h0, H, 0);
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "initial cell state", c0, H, 0);
     if (st != NEON_OK) {
         neon_graph_discard_node(g, nd);
         return st;

@@ -95,6 +95,11 @@ neon_status neon_graph_add_pad(neon_graph *g, const char *name, int input, const
     if (!pads) return neon_fail(g->ctx, NEON_ERR_INVALID, "pad '%s': no pads", name ? name : "");
     neon_node *nd;
     NEON_TRY(neon_graph_new_node(g, name, &neon_pad_ops, 1, &input, &nd));
+    neon_status st = neon_check_finite(g, nd, "value", &value, 1, 0);
+    if (st != NEON_OK) {
+        neon_graph_discard_node(g, nd);
+        return st;
+    }
     pad_params *p = neon_calloc(g->ctx, 1, sizeof *p);
     if (!p) {
         neon_graph_discard_node(g, nd);

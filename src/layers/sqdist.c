@@ -243,7 +243,11 @@ neon_status neon_graph_add_sqdist(neon_graph *g, const char *name, int input, in
     nd->params = p;
     p->M = M;
     p->D = neon_in(g, nd, 0)->size;
-    neon_status st = sqdist_prepare(g->ctx, p, U, offsets, nd->name);
+    int64_t n_u;
+    neon_status st = neon_mul_ok(M, p->D, &n_u) ? neon_check_finite(g, nd, "point", U, n_u, p->D)
+                                                : NEON_OK; /* overflow: sqdist_prepare says so */
+    if (st == NEON_OK) st = neon_check_finite(g, nd, "offset", offsets, M, 0);
+    if (st == NEON_OK) st = sqdist_prepare(g->ctx, p, U, offsets, nd->name);
     if (st != NEON_OK) {
         neon_graph_discard_node(g, nd);
         return st;

@@ -15,6 +15,8 @@
 
 #define KM_MAGIC "NEONKM01"
 #define KM_HEADER 48
+/* K x D limit of PCA models read from files (1 GiB of float32) */
+#define KM_MAX_INPUT_CENTROIDS (INT64_C(1) << 28)
 
 static void put_u32(unsigned char *b, uint32_t v)
 {
@@ -213,6 +215,14 @@ neon_status neon_kmeans_load(neon_ctx *ctx, const char *path, neon_kmeans **out)
                            path, flen, (long long)K, (long long)D, (long long)P,
                            ok ? (long long)n : -1LL);
     }
+    /* with PCA the file holds K x P centroids, but the model keeps K x D
+     * input-space ones: bound what a small file can make us allocate */
+    int64_t n_in;
+    if (st == NEON_OK && P && (!neon_mul_ok(K, D, &n_in) || n_in > KM_MAX_INPUT_CENTROIDS))
+        st = neon_fail(ctx, NEON_ERR_UNSUPPORTED,
+                       "%s: K %lld x D %lld input-space centroids exceed the limit of %lld values "
+                       "for PCA models read from files",
+                       path, (long long)K, (long long)D, (long long)KM_MAX_INPUT_CENTROIDS);
     unsigned char *buf = NULL;
     if (st == NEON_OK && !(buf = neon_alloc(ctx, (size_t)n))) st = NEON_ERR_NOMEM;
     if (st == NEON_OK && (fseek(f, 0, SEEK_SET) != 0 || fread(buf, 1, (size_t)n, f) != (size_t)n))

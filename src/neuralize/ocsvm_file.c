@@ -111,12 +111,18 @@ static int lookup(const char *const *tab, int n, const char *s)
     return -1;
 }
 
+static const char *const header_keywords[] = {"svm_type", "kernel_type", "gamma", "degree",
+                                              "coef0", "nr_class", "total_sv", "rho", "label",
+                                              "probA", "probB", "nr_sv"};
+#define N_HEADER_KEYWORDS ((int)(sizeof header_keywords / sizeof header_keywords[0]))
+
 static neon_status header(parser *ps, neon_ocsvm_file_info *info)
 {
     char kw[96], val[96], msg[256];
     int type = -1, kernel = -1;
     long nr_class = -1, total = -1;
     int have_gamma = 0, have_rho = 0;
+    unsigned seen = 0; /* header keywords met so far (bit per keyword) */
     for (;;) {
         if (!token(ps, kw, sizeof kw)) {
             if (ps->p >= ps->end)
@@ -127,6 +133,13 @@ static neon_status header(parser *ps, neon_ocsvm_file_info *info)
             NEON_TRY(end_line(ps));
             break;
         }
+        /* libsvm keeps the last of repeated lines and leaks the earlier arrays */
+        const int ki = lookup(header_keywords, N_HEADER_KEYWORDS, kw);
+        if (ki >= 0 && (seen >> ki) & 1u) {
+            snprintf(msg, sizeof msg, "'%s' appears twice in the header", kw);
+            return bad(ps, NEON_ERR_FORMAT, msg);
+        }
+        if (ki >= 0) seen |= 1u << ki;
         if (!strcmp(kw, "svm_type") || !strcmp(kw, "kernel_type")) {
             const int is_type = kw[0] == 's';
             if (!token(ps, val, sizeof val)) return bad(ps, NEON_ERR_FORMAT, "missing value");

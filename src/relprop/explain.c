@@ -6,7 +6,8 @@
 #include <math.h>
 #include <string.h>
 
-/* eta = -log sum_k exp(-zd_k) (shifted), R_k = zd_k p_k or p_k. */
+/* eta = -log sum_k exp(-zd_k) (shifted), R_k = zd_k p_k or p_k.  R may be
+ * zd itself (in place): each R_k is written after zd_k is read. */
 static void lse_pool(int m, const double *zd, neon_init init, double *eta, double *R)
 {
     double mn = zd[0];
@@ -24,10 +25,10 @@ neon_status neon_logodds_pool(int C, const float *z, int c, neon_init init, doub
                               double *Rdiff)
 {
     if (C < 2 || !z || c < 0 || c >= C || !eta || !Rdiff) return NEON_ERR_INVALID;
-    double zd[C - 1];
+    /* the differences go straight into Rdiff (no stack array: C may be huge) */
     for (int k = 0, m = 0; k < C; k++)
-        if (k != c) zd[m++] = (double)z[c] - (double)z[k];
-    lse_pool(C - 1, zd, init, eta, Rdiff);
+        if (k != c) Rdiff[m++] = (double)z[c] - (double)z[k];
+    lse_pool(C - 1, Rdiff, init, eta, Rdiff);
     return NEON_OK;
 }
 
@@ -47,8 +48,9 @@ static neon_status logodds_class(neon_graph *g, neon_node *d, int c, const int *
     neon_graph *t = NULL;
     float *Wd = NEON_FALLOC(ctx, (C - 1) * K), *bd = NEON_FALLOC(ctx, C - 1);
     float *X = NEON_FALLOC(ctx, cnt * K), *Rt = NEON_FALLOC(ctx, cnt * (C - 1));
+    double *zd = neon_alloc_array(ctx, (size_t)(C - 1), sizeof(double)); /* heap: C may be huge */
     neon_rules *rules = NULL;
-    if (!Wd || !bd || !X || !Rt) goto done;
+    if (!Wd || !bd || !X || !Rt || !zd) goto done;
     for (int64_t k = 0, m = 0; k < C; k++) {
         if (k == c) continue;
         for (int64_t j = 0; j < K; j++) Wd[m * K + j] = d->lin.W[c * K + j] - d->lin.W[k * K + j];
@@ -70,10 +72,10 @@ static neon_status logodds_class(neon_graph *g, neon_node *d, int c, const int *
     const neon_init init = (neon_init)(scores[N] != 0.0f); /* stashed by the caller */
     for (int64_t n = 0, r = 0; n < N; n++) {
         if (tg[n] != c) continue;
-        double zd[C - 1], R[C - 1], eta;
+        double eta;
         for (int64_t k = 0; k < C - 1; k++) zd[k] = yt.data[r * (C - 1) + k];
-        lse_pool((int)(C - 1), zd, init, &eta, R);
-        for (int64_t k = 0; k < C - 1; k++) Rt[r * (C - 1) + k] = (float)R[k];
+        lse_pool((int)(C - 1), zd, init, &eta, zd);
+        for (int64_t k = 0; k < C - 1; k++) Rt[r * (C - 1) + k] = (float)zd[k];
         scores[n] = (float)eta;
         r++;
     }
@@ -92,6 +94,7 @@ done:
     neon_free(ctx, bd);
     neon_free(ctx, X);
     neon_free(ctx, Rt);
+    neon_free(ctx, zd);
     return st;
 }
 
