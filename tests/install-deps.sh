@@ -3,7 +3,8 @@
 # examples -- only those that are missing, so a second run needs no network.
 set -euo pipefail
 pkgs=(cmake make gcc pkg-config libopenblas-dev liblapacke-dev libsvm-dev libcmocka-dev
-      libprotobuf-c-dev protobuf-c-compiler libpng-dev zlib1g-dev dataset-fashion-mnist)
+      libprotobuf-c-dev protobuf-c-compiler libpng-dev zlib1g-dev dataset-fashion-mnist
+      valgrind clang libclang-rt-14-dev) # the last three: tests/run.sh's memcheck and fuzz passes
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

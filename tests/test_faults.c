@@ -287,6 +287,13 @@ static void test_absurd_shapes(void **state)
     const char *w1[] = {"model.onnx", "'x'", "invalid output shape", NULL};
     expect_import_fail(&b, NEON_ERR_SHAPE, w1);
 
+    /* no overflow, but 2^32 values per sample: more than any node may hold */
+    int64_t big[2] = {INT64_C(1) << 16, INT64_C(1) << 16};
+    mb_init(&b, 2, big, "y");
+    mb_node(&b, "Relu", "r", "x", NULL, NULL, "y");
+    const char *w1b[] = {"model.onnx", "'x'", "4294967296 values per sample", "at most", NULL};
+    expect_import_fail(&b, NEON_ERR_SHAPE, w1b);
+
     int64_t zero[2] = {3, 0};
     mb_init(&b, 2, zero, "y");
     mb_node(&b, "Relu", "r", "x", NULL, NULL, "y");
@@ -439,6 +446,12 @@ static void test_builders_reject_nonfinite(void **state)
                      NEON_ERR_NUMERIC);
     const char *m11[] = {"'lrelu'", "parameter", NULL};
     expect_msg(ctx, m11);
+
+    /* absurd per-sample shapes through the API */
+    const int64_t huge[2] = {INT64_C(1) << 20, INT64_C(1) << 12};
+    assert_int_equal(neon_graph_add_input(g, "huge", 2, huge, &id), NEON_ERR_SHAPE);
+    const char *m13[] = {"'huge'", "at most 2147483647", NULL};
+    expect_msg(ctx, m13);
 
     /* nothing was added by the failed calls, and id was left alone */
     assert_int_equal(neon_graph_num_nodes(g), n0);

@@ -4,7 +4,9 @@
  * Nodes are added in topological order (a node names only earlier nodes as
  * inputs), so a graph built through this API can never contain a cycle.
  * Shapes given to the builders are per sample (no batch axis); the batch
- * size is chosen at each forward call.  Builders copy the weights they are
+ * size is chosen at each forward call.  A node may hold at most 2^31 - 1
+ * values per sample: larger (or overflowing) shapes are NEON_ERR_SHAPE
+ * naming the node.  Builders copy the weights they are
  * given.  Node ids are small non-negative integers returned through *id.
  */
 #ifndef NEONLRP_GRAPH_H

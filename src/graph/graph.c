@@ -138,6 +138,14 @@ neon_status neon_graph_commit_node(neon_graph *g, neon_node *nd, int *id)
                            neon_shape_str(nd->ndim, nd->shape, sb, sizeof sb));
         }
     }
+    if (st == NEON_OK && nd->size > NEON_MAX_SAMPLE_NUMEL) {
+        char lb[96], sb[96];
+        st = neon_fail(g->ctx, NEON_ERR_SHAPE,
+                       "node %s: output shape %s has %lld values per sample; at most %lld are "
+                       "supported", neon_node_label(nd, lb, sizeof lb),
+                       neon_shape_str(nd->ndim, nd->shape, sb, sizeof sb), (long long)nd->size,
+                       (long long)NEON_MAX_SAMPLE_NUMEL);
+    }
     if (st != NEON_OK) {
         neon_graph_discard_node(g, nd);
         return st;

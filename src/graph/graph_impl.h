@@ -14,6 +14,10 @@
 
 typedef struct neon_node neon_node;
 
+/* Per-sample values of any node (absurd shapes are refused when the node is
+ * added; every per-sample extent then fits BLAS's 32-bit dimensions). */
+#define NEON_MAX_SAMPLE_NUMEL ((int64_t)INT32_MAX)
+
 /* Which transform of a linear layer's weights an apply call uses. */
 typedef enum neon_wsel {
     NEON_W_ORIG = 0, /* w            */

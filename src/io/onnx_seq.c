@@ -497,9 +497,10 @@ neon_status onnx_op_const_of_shape_any(onnx_imp *im, const Onnx__NodeProto *n)
     const Onnx__AttributeProto *a = onnx_attr(n, "value");
     if (a && a->t) NEON_TRY(onnx_decode_tensor(im, a->t, "its value", &val));
     if (val.numel != 1) return onnx_fail(im, NEON_ERR_FORMAT, "value must have one element");
+    int64_t numel = 1; /* bounded like every folded constant (onnx_const.c) */
     for (int64_t k = 0; k < r; k++) {
         dims[k] = k == b ? 1 : shape[k];
-        if (dims[k] < 0 || dims[k] > (INT64_C(1) << 24))
+        if (dims[k] < 0 || !neon_mul_ok(numel, dims[k], &numel) || numel > (INT64_C(1) << 24))
             return onnx_fail(im, NEON_ERR_UNSUPPORTED, "dimension %lld is not supported",
                              (long long)shape[k]);
     }
