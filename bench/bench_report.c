@@ -269,9 +269,10 @@ int main(int argc, char **argv)
     char gf[32] = "-"; /* kinds that do not count their FLOPs report 0 */
     if (neon_graph_flops(g[0]) > 0)
         snprintf(gf, sizeof gf, "%.1f", (double)neon_graph_flops(g[0]) * (double)batch / tf / 1e9);
-    printf("| %s | %s | %ld%s | %ld | %.3f | %.3f | %.2f | %s | %.0f | %.0f |\n", kind, label,
+    const double eps = (double)N / te;
+    printf("| %s | %s | %ld%s | %ld | %.3f | %.3f | %.2f | %s | %.*f | %.0f |\n", kind, label,
            threads, samples ? " (models)" : " (BLAS)", batch, tf * 1e3, tr * 1e3, tr / tf, gf,
-           (double)N / te, bu_peak_rss_mb());
+           eps >= 100 ? 0 : 2, eps, bu_peak_rss_mb());
     for (int k = 0; k < n_in && k < 2; k++) {
         free(x[k].data);
         free(R[k].data);

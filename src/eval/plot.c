@@ -11,7 +11,7 @@
 #include "font5x7.h"
 #include "neonlrp/io.h"
 
-enum { PW = 1200, PH = 660, PX0 = 100, PX1 = 800, PY0 = 70, PY1 = 570, LX = 830 };
+enum { PW = 1320, PH = 660, PX0 = 100, PX1 = 800, PY0 = 70, PY1 = 570, LX = 830 };
 
 typedef struct canvas {
     uint8_t *px;
@@ -178,8 +178,12 @@ neon_status neon_eval_plot_png(neon_ctx *ctx, const char *path, const neon_eval_
         const rgb col = PALETTE[i % 9];
         rect(&c, LX, y + 6, LX + 28, y + 8, col);
         char name[64];
-        snprintf(name, sizeof name, "%.26s", r->methods[i].name);
+        snprintf(name, sizeof name, "%.36s", r->methods[i].name);
         text(&c, LX + 38, y, name, 2, BLACK, 0);
+        if (r->n_methods > 9) { /* no room for the AOPC line */
+            y += 22;
+            continue;
+        }
         snprintf(name, sizeof name, "%.4g / %.4g", r->methods[i].aopc[0], r->methods[i].aopc[1]);
         text(&c, LX + 38, y + 20, name, 2, col, 0);
         y += 48;
