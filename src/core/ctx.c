@@ -172,9 +172,22 @@ bool neon_mul_ok(int64_t a, int64_t b, int64_t *out)
     return true;
 }
 
+/* Blocks are screened with a branch-free OR over the exponent bits (the
+ * compiler vectorizes it); only a block that has a NaN/Inf is scanned. */
 int64_t neon_find_nonfinite(const float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return i;
+    enum { BLOCK = 1024 };
+    for (int64_t b = 0; b < n; b += BLOCK) {
+        const int64_t e = b + BLOCK < n ? b + BLOCK : n;
+        uint32_t hit = 0;
+        for (int64_t i = b; i < e; i++) {
+            uint32_t u;
+            memcpy(&u, &x[i], sizeof u);
+            hit |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        }
+        if (hit)
+            for (int64_t i = b; i < e; i++)
+                if (!isfinite(x[i])) return i;
+    }
     return -1;
 }

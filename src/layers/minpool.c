@@ -28,13 +28,18 @@ static neon_status minpool_infer(neon_graph *g, neon_node *nd)
     return NEON_OK;
 }
 
+/* min over x[k0..k1) (branch-free: vectorizes) */
+static float span_min(const float *x, int64_t k0, int64_t k1, float m)
+{
+    for (int64_t k = k0; k < k1; k++) m = x[k] < m ? x[k] : m;
+    return m;
+}
+
 /* min over the valid members of row x (M values) of group gi */
 static double row_min(const minpool_params *p, const float *x, int64_t gi)
 {
-    double m = INFINITY;
-    for (int64_t k = 0; k < p->M; k++)
-        if (!(p->exclude_diag && k == gi) && x[k] < m) m = x[k];
-    return m;
+    if (!p->exclude_diag) return span_min(x, 0, p->M, INFINITY);
+    return span_min(x, gi + 1, p->M, span_min(x, 0, gi, INFINITY));
 }
 
 /* out (N, G) = (soft)min over each group of in (N, G, M) */

@@ -111,7 +111,8 @@ static void rule_z(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, lin_w
     FOR_OUT(nd, N, i, c) {
         /* z = W a + b_eff: the cached output, minus the bias when zero_bias */
         float z = nd->out[i] - (bo && !b ? bo[c] : 0.0f);
-        w->z1[i] = nd->rel[i] / stab(z, e);
+        const float R = nd->rel[i];
+        w->z1[i] = R != 0.0f ? R / stab(z, e) : 0.0f; /* sparse seeds: skip the division */
     }
     nd->ops->apply_t(g, nd, NEON_W_ORIG, w->z1, w->c1, N, w->layer, 0);
     const int64_t ni = N * in->size;
