@@ -108,11 +108,13 @@ static void rule_z(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, lin_w
 {
     const float *b = bias_of(nd, B_ID, 0, w->bias);
     const float *bo = nd->lin.b;
-    FOR_OUT(nd, N, i, c) {
-        /* z = W a + b_eff: the cached output, minus the bias when zero_bias */
-        float z = nd->out[i] - (bo && !b ? bo[c] : 0.0f);
-        const float R = nd->rel[i];
-        w->z1[i] = R != 0.0f ? R / stab(z, e) : 0.0f; /* sparse seeds: skip the division */
+    if (bo && !b) { /* zero_bias: z = W a = out - b */
+        FOR_OUT(nd, N, i, c) w->z1[i] = nd->rel[i] / stab(nd->out[i] - bo[c], e);
+    } else { /* z = the cached output (flat loop: vectorizes) */
+        const int64_t no = N * nd->size;
+        const float *z = nd->out, *R = nd->rel;
+        float *sv = w->z1;
+        for (int64_t i = 0; i < no; i++) sv[i] = R[i] / stab(z[i], e);
     }
     nd->ops->apply_t(g, nd, NEON_W_ORIG, w->z1, w->c1, N, w->layer, 0);
     const int64_t ni = N * in->size;
