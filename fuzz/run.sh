@@ -63,22 +63,26 @@ run_one() {
     -artifact_prefix="$fz/artifacts/$t-" ${NEON_FUZZ_ARGS:-} >"$fz/logs/$t.log" 2>&1
 }
 status=0
-pids=()
-names=()
+running=0
 for t in "${targets[@]}"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 1; done
-  run_one "$t" &
-  pids+=($!)
-  names+=("$t")
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true # a slot frees up (statuses are kept in logs/<target>.rc)
+    running=$((running - 1))
+  fi
+  rm -f "$fz/logs/$t.rc"
+  ( rc=0; run_one "$t" || rc=$?; echo "$rc" > "$fz/logs/$t.rc" ) &
+  running=$((running + 1))
 done
-for i in "${!pids[@]}"; do
-  t="${names[$i]}"
-  if wait "${pids[$i]}"; then r=ok; else r=FOUND; status=1; fi
-  runs=$(grep -o 'Done [0-9]* runs' "$fz/logs/$t.log" | tail -1 | grep -o '[0-9]*' || echo "?")
-  cov=$(grep -o 'cov: [0-9]*' "$fz/logs/$t.log" | tail -1 | grep -o '[0-9]*' || echo "?")
-  ft=$(grep -o 'ft: [0-9]*' "$fz/logs/$t.log" | tail -1 | grep -o '[0-9]*' || echo "?")
+wait
+for t in "${targets[@]}"; do
+  log="$fz/logs/$t.log"
+  if [ "$(cat "$fz/logs/$t.rc" 2>/dev/null)" = 0 ]; then r=ok; else r=FOUND; status=1; fi
+  runs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
+  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
   n=$(ls "$fz/corpus/$t" | wc -l)
-  printf '%-12s %-5s %ss  execs %s  cov %s  ft %s  corpus %s\n' "$t" "$r" "$secs" "$runs" "$cov" "$ft" "$n"
-  [ "$r" = ok ] || grep -m1 -E 'ERROR|runtime error|out-of-memory|timeout|leak' "$fz/logs/$t.log" || true
+  printf '%-12s %-5s %ss  execs %s  cov %s  ft %s  corpus %s\n' "$t" "$r" "$secs" "${runs:-?}" \
+    "${cov:-?}" "${ft:-?}" "$n"
+  [ "$r" = ok ] || grep -m1 -E 'ERROR|runtime error|out-of-memory|timeout|leak' "$log" || true
 done
 exit $status
