@@ -101,7 +101,7 @@ static neon_graph *load(neon_ctx *ctx, const char *kind, const char *path, char 
     } else if (!strcmp(kind, "kmeans")) {
         neon_kmeans *km;
         CHECK(ctx, neon_kmeans_load(ctx, path, &km));
-        CHECK(ctx, neon_kmeans_graph(ctx, km, 0, 3, img, &g));
+        CHECK(ctx, neon_kmeans_graph(ctx, km, 0, -1, 3, img, &g));
         snprintf(label, n, "k-means K=%lld (NEON)", (long long)neon_kmeans_k(km));
         neon_kmeans_destroy(km);
 #ifdef NEON_WITH_LIBSVM

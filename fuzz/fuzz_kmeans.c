@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!km || neon_kmeans_k(km) < 2) abort();
         neon_graph *g = NULL;
         float beta = neon_kmeans_beta(km) > 0 ? 0.0f : 1.0f;
-        st = neon_kmeans_graph(ctx, km, beta, 0, NULL, &g);
+        st = neon_kmeans_graph(ctx, km, beta, -1, 0, NULL, &g);
         fz_check_msg(ctx, st);
         if (st == NEON_OK) fz_explain(ctx, g, sel >> 2);
         neon_graph_destroy(g);

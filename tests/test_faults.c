@@ -434,7 +434,7 @@ static void test_builders_reject_nonfinite(void **state)
     expect_msg(ctx, m8);
 
     float C[2 * 4] = {0, 0, 0, 0, 1, 1, 1, INFINITY};
-    assert_int_equal(neon_graph_add_kmeans_disc(g, "disc", xi, 2, C, &id), NEON_ERR_NUMERIC);
+    assert_int_equal(neon_graph_add_kmeans_disc(g, "disc", xi, 2, C, -1, &id), NEON_ERR_NUMERIC);
     const char *m9[] = {"'disc'", "centroid[1, 3]", NULL};
     expect_msg(ctx, m9);
 

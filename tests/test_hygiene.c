@@ -280,7 +280,7 @@ static neon_status kmeans_pipeline(neon_ctx *ctx, const void *p)
     neon_status st = neon_kmeans_load(ctx, ka->model, &km);
     if (st == NEON_OK) st = neon_npy_read(ctx, ka->npy, &X);
     if (st == NEON_OK) st = neon_tensor_alloc(ctx, &R, X.ndim, X.shape);
-    if (st == NEON_OK) st = neon_kmeans_graph(ctx, km, 1.0f, 3, X.shape + 1, &g);
+    if (st == NEON_OK) st = neon_kmeans_graph(ctx, km, 1.0f, -1, 3, X.shape + 1, &g);
     if (st == NEON_OK) st = neon_graph_explain(g, &X, NULL, NULL, &R, NULL);
     neon_graph_destroy(g);
     neon_kmeans_destroy(km);

@@ -1,10 +1,12 @@
 /* NEON for k-means (RULES.md 5): the golden vectors, the kmeans_disc layer
- * against a naive matrix-form reference (forward, apply, apply_t, the
- * midpoint rule), exact conservation, assignment == nearest centroid on
- * 10^4 points, the signs of f_k, the beta limits, the PCA front end,
- * batched == chunked, and rule restrictions. */
+ * (one cluster c per sample: assigned or fixed) against a naive
+ * matrix-form reference (forward, apply, apply_t, the midpoint rule),
+ * exact conservation, assignment == nearest centroid on 10^4 points, the
+ * signs of f_k (graphs with a fixed cluster), the beta limits, the PCA
+ * front end, batched == chunked, and rule restrictions. */
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,15 +71,21 @@ static double naive_explain(const float *mu, int64_t K, int64_t D, const float *
 }
 
 static neon_graph *graph_of(neon_ctx *ctx, const float *mu, int64_t K, int64_t D, float beta,
-                            neon_kmeans **kmo)
+                            int cluster, neon_kmeans **kmo)
 {
     neon_kmeans *km;
     assert_int_equal(neon_kmeans_create(ctx, K, D, mu, D, NULL, NULL, &km), NEON_OK);
     neon_graph *g;
-    assert_int_equal(neon_kmeans_graph(ctx, km, beta, 0, NULL, &g), NEON_OK);
+    assert_int_equal(neon_kmeans_graph(ctx, km, beta, cluster, 0, NULL, &g), NEON_OK);
     if (kmo) *kmo = km;
     else neon_kmeans_destroy(km);
     return g;
+}
+
+/* the cluster of each sample of the last forward */
+static void clusters_of(neon_graph *g, int *cl)
+{
+    assert_int_equal(neon_graph_kmeans_clusters(g, -1, cl), NEON_OK);
 }
 
 /* ---- golden vectors ------------------------------------------------------------------- */
@@ -88,10 +96,12 @@ static void test_golden(void **state)
     neon_ctx *ctx = tu_ctx();
     const float mu[6] = {0, 0, 2, 0, 0, 3};
     float x[6] = {0.2f, 0.1f, 0.3f, 2.0f, 0.9f, 1.2f}, R[6];
-    neon_graph *g = graph_of(ctx, mu, 3, 2, 1.0f, NULL);
+    neon_graph *g = graph_of(ctx, mu, 3, 2, 1.0f, -1, NULL);
     neon_tensor xt = {x, 2, {3, 2}}, rt = {R, 2, {3, 2}};
     neon_explain_result res[3];
     assert_int_equal(neon_graph_explain(g, &xt, NULL, NULL, &rt, res), NEON_OK);
+    int cl[3];
+    clusters_of(g, cl);
     const int want_c[3] = {0, 2, 0};
     const double want_f[3] = {3.2, 3.0, 0.4};
     /* RULES.md 5's golden vectors are the relevance of the input features
@@ -111,11 +121,14 @@ static void test_golden(void **state)
     }
     neon_tensor rel;
     assert_int_equal(neon_graph_relevance(g, neon_graph_find(g, "disc"), &rel), NEON_OK);
-    assert_int_equal(rel.ndim, 3);
+    assert_int_equal(rel.ndim, 2);
+    assert_int_equal(rel.shape[1], 3);
     for (int n = 0; n < 3; n++) {
-        assert_int_equal(res[n].target, want_c[n]);
+        assert_int_equal(cl[n], want_c[n]);
+        assert_int_equal(res[n].target, 0); /* output (1): f_c */
         assert_true(fabs(res[n].score - want_f[n]) <= 1e-6 * want_f[n]);
-        const float *row = rel.data + n * 9 + want_c[n] * 3;
+        const float *row = rel.data + n * 3;
+        assert_true(row[want_c[n]] == 0.0f);
         double got[2];
         for (int k = 0, m = 0; k < 3; k++)
             if (k != want_c[n]) got[m++] = row[k];
@@ -144,12 +157,7 @@ static void test_layer_vs_naive(void **state)
     float mu[K * D], x[N * D];
     tu_fill(&r, mu, K * D, -2, 2);
     tu_fill(&r, x, N * D, -3, 3);
-    neon_graph *g = graph_of(ctx, mu, K, D, 1.0f, NULL);
-    neon_tensor xt = {x, 2, {N, D}};
-    assert_int_equal(neon_graph_forward(g, &xt, NULL), NEON_OK);
-    neon_node *nd = &g->nodes[neon_graph_find(g, "disc")];
-    assert_true(nd->is_linear && nd->lin.has_root && nd->lin.W == NULL);
-    /* explicit W (K*K, D), root-weighted W o A0 (K*K, D), bias (K*K) */
+    /* explicit W (K*K, D), root-weighted W o A0 (K*K, D), bias (K*K): row c*K+k */
     static double W[K * K * D], WA[K * K * D], b[K * K];
     for (int c = 0; c < K; c++)
         for (int k = 0; k < K; k++) {
@@ -162,71 +170,102 @@ static void test_layer_vs_naive(void **state)
                 nc += (double)mu[c * D + i] * mu[c * D + i];
             }
             b[c * K + k] = nk - nc;
-        }
-    double h[N * K * K], z[N * K * K], zr[N * K * K];
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < K * K; o++) {
-            double s = 0, sr = 0;
-            for (int i = 0; i < D; i++) {
-                s += W[o * D + i] * x[n * D + i];
-                sr += WA[o * D + i] * x[n * D + i];
-            }
-            z[n * K * K + o] = s;
-            zr[n * K * K + o] = sr;
-            h[n * K * K + o] = s + b[o];
             /* the bias cancels at the root: w . m = -b */
             double wm = 0;
-            for (int i = 0; i < D; i++) wm += WA[o * D + i];
-            assert_true(fabs(wm + b[o]) <= 1e-5 * (1 + fabs(b[o])));
-            assert_true(fabs(h[n * K * K + o] - naive_h(mu, D, x + n * D, o / K, o % K)) < 1e-9);
+            for (int i = 0; i < D; i++) wm += WA[(c * K + k) * D + i];
+            assert_true(fabs(wm + b[c * K + k]) <= 1e-5 * (1 + fabs(b[c * K + k])));
         }
-    float got[N * K * K], ws[N * K + 8];
-    double gotd[N * K * K];
-    for (int i = 0; i < N * K * K; i++) gotd[i] = nd->out[i];
-    tu_assert_closed(gotd, h, N * K * K, 1e-4, 1e-5, "forward h_ck");
-    nd->ops->apply(g, nd, NEON_W_ORIG, x, got, N, ws);
-    for (int i = 0; i < N * K * K; i++) gotd[i] = got[i];
-    tu_assert_closed(gotd, z, N * K * K, 1e-4, 1e-5, "apply ORIG");
-    nd->ops->apply(g, nd, NEON_W_ROOT, x, got, N, ws);
-    for (int i = 0; i < N * K * K; i++) gotd[i] = got[i];
-    tu_assert_closed(gotd, zr, N * K * K, 1e-4, 1e-5, "apply ROOT");
-    /* transposes with a dense random s, with and without accumulate */
-    float s[N * K * K], c[N * D];
-    tu_fill(&r, s, N * K * K, -1, 1);
-    for (int sel = 0; sel < 2; sel++) {
-        const double *M = sel ? WA : W;
-        double ref[N * D], cd[N * D];
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < D; i++) {
-                double v = 0;
-                for (int o = 0; o < K * K; o++) v += M[o * D + i] * s[n * K * K + o];
-                ref[n * D + i] = v + 1.0; /* accumulate onto ones */
+    neon_tensor xt = {x, 2, {N, D}};
+    /* cluster -1 (assigned) and every fixed cluster */
+    for (int t = -1; t < K; t++) {
+        neon_graph *g = graph_of(ctx, mu, K, D, 1.0f, t, NULL);
+        assert_int_equal(neon_graph_forward(g, &xt, NULL), NEON_OK);
+        neon_node *nd = &g->nodes[neon_graph_find(g, "disc")];
+        assert_true(nd->is_linear && nd->lin.has_root && nd->lin.W == NULL);
+        assert_int_equal(nd->size, K);
+        int cl[N];
+        clusters_of(g, cl);
+        double h[N * K], z[N * K], zr[N * K];
+        for (int n = 0; n < N; n++) {
+            if (t < 0) assert_int_equal(cl[n], naive_nearest(mu, K, D, x + n * D, NULL));
+            else assert_int_equal(cl[n], t);
+            for (int k = 0; k < K; k++) {
+                const int o = cl[n] * K + k;
+                double s = 0, sr = 0;
+                for (int i = 0; i < D; i++) {
+                    s += W[o * D + i] * x[n * D + i];
+                    sr += WA[o * D + i] * x[n * D + i];
+                }
+                z[n * K + k] = s; /* 0 at k == c */
+                zr[n * K + k] = sr;
+                h[n * K + k] = s + b[o];
+                assert_true(fabs(h[n * K + k] - naive_h(mu, D, x + n * D, cl[n], k)) < 1e-9);
             }
-        for (int i = 0; i < N * D; i++) c[i] = 1.0f;
-        nd->ops->apply_t(g, nd, sel ? NEON_W_ROOT : NEON_W_ORIG, s, c, N, ws, 1);
-        for (int i = 0; i < N * D; i++) cd[i] = c[i];
-        tu_assert_closed(cd, ref, N * D, 1e-4, 1e-5, sel ? "apply_t ROOT (acc)" : "apply_t ORIG (acc)");
-        nd->ops->apply_t(g, nd, sel ? NEON_W_ROOT : NEON_W_ORIG, s, c, N, ws, 0);
-        for (int i = 0; i < N * D; i++) cd[i] = c[i] + 1.0;
-        tu_assert_closed(cd, ref, N * D, 1e-4, 1e-5, sel ? "apply_t ROOT" : "apply_t ORIG");
-    }
-    /* the whole explanation for every cluster against the definitions */
-    for (int t = 0; t < K; t++) {
-        int tg[N] = {t, t, t};
+        }
+        float got[N * K], ws[N * K + 8];
+        double gotd[N * K];
+        for (int n = 0; n < N; n++) {
+            assert_true(nd->out[n * K + cl[n]] == FLT_MAX); /* ignored by the min-pool */
+            h[n * K + cl[n]] = FLT_MAX;
+        }
+        for (int i = 0; i < N * K; i++) gotd[i] = nd->out[i];
+        tu_assert_closed(gotd, h, N * K, 1e-4, 1e-5, "forward h_k");
+        nd->ops->apply(g, nd, NEON_W_ORIG, x, got, N, ws);
+        for (int i = 0; i < N * K; i++) gotd[i] = got[i];
+        tu_assert_closed(gotd, z, N * K, 1e-4, 1e-5, "apply ORIG");
+        nd->ops->apply(g, nd, NEON_W_ROOT, x, got, N, ws);
+        for (int i = 0; i < N * K; i++) gotd[i] = got[i];
+        tu_assert_closed(gotd, zr, N * K, 1e-4, 1e-5, "apply ROOT");
+        /* transposes with a dense random s (column c ignored: h_c is no
+         * discriminant), with and without accumulate */
+        float s[N * K], c[N * D];
+        tu_fill(&r, s, N * K, -1, 1);
+        for (int sel = 0; sel < 2; sel++) {
+            const double *M = sel ? WA : W;
+            double ref[N * D], cd[N * D];
+            for (int n = 0; n < N; n++)
+                for (int i = 0; i < D; i++) {
+                    double v = 0;
+                    for (int k = 0; k < K; k++)
+                        if (k != cl[n]) v += M[(cl[n] * K + k) * D + i] * s[n * K + k];
+                    ref[n * D + i] = v + 1.0; /* accumulate onto ones */
+                }
+            for (int i = 0; i < N * D; i++) c[i] = 1.0f;
+            nd->ops->apply_t(g, nd, sel ? NEON_W_ROOT : NEON_W_ORIG, s, c, N, ws, 1);
+            for (int i = 0; i < N * D; i++) cd[i] = c[i];
+            tu_assert_closed(cd, ref, N * D, 1e-4, 1e-5, sel ? "apply_t ROOT (acc)" : "apply_t ORIG (acc)");
+            nd->ops->apply_t(g, nd, sel ? NEON_W_ROOT : NEON_W_ORIG, s, c, N, ws, 0);
+            for (int i = 0; i < N * D; i++) cd[i] = c[i] + 1.0;
+            tu_assert_closed(cd, ref, N * D, 1e-4, 1e-5, sel ? "apply_t ROOT" : "apply_t ORIG");
+        }
+        /* the whole explanation against the definitions */
         float R[N * D];
         neon_tensor rt = {R, 2, {N, D}};
         neon_explain_result res[N];
-        assert_int_equal(neon_graph_explain(g, &xt, tg, NULL, &rt, res), NEON_OK);
+        assert_int_equal(neon_graph_explain(g, &xt, NULL, NULL, &rt, res), NEON_OK);
         for (int n = 0; n < N; n++) {
             double Rk[K], Ri[D];
-            const double f = naive_explain(mu, K, D, x + n * D, t, 1.0, Rk, Ri);
+            const double f = naive_explain(mu, K, D, x + n * D, cl[n], 1.0, Rk, Ri);
             assert_true(fabs(res[n].score - f) <= 1e-4 + 1e-5 * fabs(f));
+            if (t < 0) assert_true(res[n].score >= 0.0f);
             double Rd[D];
             for (int i = 0; i < D; i++) Rd[i] = R[n * D + i];
             tu_assert_closed(Rd, Ri, D, 1e-4, 1e-4, "input relevance vs definition");
         }
+        /* the output has one entry: target 0 */
+        int bad_t[N] = {1, 1, 1};
+        assert_int_not_equal(neon_graph_explain(g, &xt, bad_t, NULL, &rt, res), NEON_OK);
+        neon_graph_destroy(g);
     }
-    neon_graph_destroy(g);
+    /* cluster out of range */
+    neon_kmeans *km;
+    assert_int_equal(neon_kmeans_create(ctx, K, D, mu, D, NULL, NULL, &km), NEON_OK);
+    neon_graph *gb = NULL;
+    assert_int_equal(neon_kmeans_graph(ctx, km, 1.0f, K, 0, NULL, &gb), NEON_ERR_INVALID);
+    assert_non_null(strstr(neon_errmsg(ctx), "out of range"));
+    assert_int_equal(neon_kmeans_graph(ctx, km, 1.0f, -2, 0, NULL, &gb), NEON_ERR_INVALID);
+    assert_null(gb);
+    neon_kmeans_destroy(km);
     neon_ctx_destroy(ctx);
 }
 
@@ -243,27 +282,30 @@ static void test_conservation(void **state)
           *R = malloc(sizeof(float) * N * D);
     tu_fill(&r, mu, K * D, 0, 1);
     tu_fill(&r, x, N * D, 0, 1);
-    neon_graph *g = graph_of(ctx, mu, K, D, 0.7f, NULL);
     neon_tensor xt = {x, 2, {N, D}}, rt = {R, 2, {N, D}};
     neon_explain_result res[N];
-    int tg[N];
-    for (int pass = 0; pass < 2; pass++) { /* assigned clusters, then random ones */
-        for (int n = 0; n < N; n++) tg[n] = pass ? (int)(tu_uniform(&r) * K) : NEON_TARGET_ARGMAX;
-        assert_int_equal(neon_graph_explain(g, &xt, tg, NULL, &rt, res), NEON_OK);
+    int cl[N];
+    for (int t = -1; t < K; t++) { /* assigned clusters, then every fixed one */
+        neon_graph *g = graph_of(ctx, mu, K, D, 0.7f, t, NULL);
+        assert_int_equal(neon_graph_explain(g, &xt, NULL, NULL, &rt, res), NEON_OK);
+        clusters_of(g, cl);
         neon_tensor h, rel;
         assert_int_equal(neon_graph_activation(g, neon_graph_find(g, "disc"), &h), NEON_OK);
         assert_int_equal(neon_graph_relevance(g, neon_graph_find(g, "disc"), &rel), NEON_OK);
         for (int n = 0; n < N; n++) {
-            /* the pool is conservative: sum_k R_k = f_c */
+            if (t >= 0) assert_int_equal(cl[n], t);
+            /* the pool is conservative: sum_k R_k = f_c; R_c = 0 */
             const double f = res[n].score;
-            assert_true(fabs(tu_sum(rel.data + (int64_t)n * K * K, K * K) - f) <= 1e-6 * (1 + fabs(f)));
+            assert_true(rel.data[(int64_t)n * K + cl[n]] == 0.0f);
+            assert_true(fabs(tu_sum(rel.data + (int64_t)n * K, K) - f) <= 1e-6 * (1 + fabs(f)));
             /* the layer loses only what the stabilizer absorbs: sum_k R_k e / stab(h_k),
              * at most 1e-6 for the assigned cluster (all h_ck >= f_c >= 0); for
              * other clusters an h_ck near 0 may absorb more */
             double want = 0, cond = 0, xx = 0;
             for (int k = 0; k < K; k++) {
-                const double hk = h.data[(int64_t)n * K * K + res[n].target * K + k];
-                const double Rk = rel.data[(int64_t)n * K * K + res[n].target * K + k];
+                if (k == cl[n]) continue;
+                const double hk = h.data[(int64_t)n * K + k];
+                const double Rk = rel.data[(int64_t)n * K + k];
                 const double sk = Rk / (hk >= 0 ? hk + 1e-6 : hk - 1e-6);
                 want += sk * hk;
                 cond += fabs(sk);
@@ -272,15 +314,14 @@ static void test_conservation(void **state)
             /* float round-off grows with sum |R_k / h_k| (large near h_ck = 0) */
             const double tol = 2e-6 + 1e-5 * fabs(f) + 1e-6 * cond * (1 + xx);
             const double s = tu_sum(R + n * D, D);
-            if (fabs(s - want) > tol || (!pass && fabs(s - f) > 3e-6 + 1e-5 * fabs(f))) {
-                print_error("sample %d target %d: sum R %.9g, f %.9g, expected %.9g\n", n,
-                            res[n].target, s, f, want);
+            if (fabs(s - want) > tol || (t < 0 && fabs(s - f) > 3e-6 + 1e-5 * fabs(f))) {
+                print_error("sample %d cluster %d: sum R %.9g, f %.9g, expected %.9g\n", n,
+                            cl[n], s, f, want);
                 fail();
             }
-            if (pass) assert_int_equal(res[n].target, tg[n]);
         }
+        neon_graph_destroy(g);
     }
-    neon_graph_destroy(g);
     free(mu);
     free(x);
     free(R);
@@ -295,39 +336,56 @@ static void test_assignment_and_signs(void **state)
     tu_seed(&r, 13);
     enum { K = 10, D = 20, N = 10000 };
     float *mu = malloc(sizeof(float) * K * D), *x = malloc(sizeof(float) * N * D);
+    float *fa = malloc(sizeof(float) * N);
     tu_fill(&r, mu, K * D, -1, 1);
     for (int i = 0; i < N * D; i++) x[i] = (float)(1.5 * tu_normal(&r)) + 100.0f * (i % D == 0);
     for (int i = 0; i < K; i++) mu[i * D] += 100.0f; /* far from the origin: numerical care */
     neon_kmeans *km;
-    neon_graph *g = graph_of(ctx, mu, K, D, 1.0f, &km);
+    neon_graph *g = graph_of(ctx, mu, K, D, 1.0f, -1, &km);
     neon_tensor xt = {x, 2, {N, D}}, y;
     assert_int_equal(neon_graph_forward(g, &xt, &y), NEON_OK);
-    int *lab = malloc(sizeof(int) * N);
+    assert_int_equal(y.ndim, 2);
+    assert_int_equal(y.shape[1], 1);
+    memcpy(fa, y.data, sizeof(float) * N);
+    int *lab = malloc(sizeof(int) * N), *cl = malloc(sizeof(int) * N);
+    clusters_of(g, cl);
     assert_int_equal(neon_kmeans_assign(ctx, km, &xt, lab, NULL), NEON_OK);
     int mism = 0;
     for (int n = 0; n < N; n++) {
-        const float *f = y.data + n * K;
-        int am = 0;
-        for (int k = 1; k < K; k++)
-            if (f[k] > f[am]) am = k;
-        assert_int_equal(am, lab[n]); /* the graph's argmax == the plain assignment */
+        assert_int_equal(cl[n], lab[n]); /* the graph's cluster == the plain assignment */
+        assert_true(fa[n] >= 0.0f);
         double dmin;
         const int64_t c = naive_nearest(mu, K, D, x + n * D, &dmin);
-        if (c != am) { /* only an exact-arithmetic near tie may differ */
+        if (c != cl[n]) { /* only an exact-arithmetic near tie may differ */
             mism++;
-            assert_true(fabs(naive_h(mu, D, x + n * D, am, c)) < 1e-3);
-        }
-        for (int k = 0; k < K; k++) {
-            if (k == am) assert_true(f[k] >= 0.0f);
-            else assert_true(f[k] <= 0.0f);
-            double fk = INFINITY; /* f_k = min_k' h_kk' */
-            for (int j = 0; j < K; j++)
-                if (j != k && naive_h(mu, D, x + n * D, k, j) < fk) fk = naive_h(mu, D, x + n * D, k, j);
-            assert_true(fabs(f[k] - fk) <= 2e-3 + 1e-5 * fabs(fk));
+            assert_true(fabs(naive_h(mu, D, x + n * D, cl[n], c)) < 1e-3);
         }
     }
     assert_true(mism <= 2);
+    /* every cluster k through a graph with k fixed: f_k >= 0 for the
+     * assigned one (== the assigned graph's output), <= 0 for the others */
+    for (int k = 0; k < K; k++) {
+        neon_graph *gk;
+        assert_int_equal(neon_kmeans_graph(ctx, km, 1.0f, k, 0, NULL, &gk), NEON_OK);
+        assert_int_equal(neon_graph_forward(gk, &xt, &y), NEON_OK);
+        for (int n = 0; n < N; n++) {
+            const float f = y.data[n];
+            if (k == lab[n]) {
+                assert_true(f >= 0.0f);
+                assert_true(f == fa[n]);
+            } else
+                assert_true(f <= 0.0f);
+            if (n % 7) continue; /* the naive check on a subset (K^2 D per sample) */
+            double fk = INFINITY; /* f_k = min_k' h_kk' */
+            for (int j = 0; j < K; j++)
+                if (j != k && naive_h(mu, D, x + n * D, k, j) < fk) fk = naive_h(mu, D, x + n * D, k, j);
+            assert_true(fabs(f - fk) <= 2e-3 + 1e-5 * fabs(fk));
+        }
+        neon_graph_destroy(gk);
+    }
     free(lab);
+    free(cl);
+    free(fa);
     neon_graph_destroy(g);
     neon_kmeans_destroy(km);
     free(mu);
@@ -337,11 +395,11 @@ static void test_assignment_and_signs(void **state)
 
 /* ---- beta limits ------------------------------------------------------------------------- */
 
-static void pool_row(neon_graph *g, int n, int c, int K, float *row)
+static void pool_row(neon_graph *g, int n, int K, float *row)
 {
     neon_tensor rel;
     assert_int_equal(neon_graph_relevance(g, neon_graph_find(g, "disc"), &rel), NEON_OK);
-    memcpy(row, rel.data + (int64_t)n * K * K + (int64_t)c * K, sizeof(float) * K);
+    memcpy(row, rel.data + (int64_t)n * K, sizeof(float) * K);
 }
 
 static void test_beta_limits(void **state)
@@ -356,26 +414,29 @@ static void test_beta_limits(void **state)
     tu_fill(&r, x, N * D, -2, 2);
     neon_tensor xt = {x, 2, {N, D}}, rt = {R, 2, {N, D}};
     neon_explain_result res[N];
+    int cl[N];
     /* beta -> 0: equal shares f_c / (K-1) */
-    neon_graph *g = graph_of(ctx, mu, K, D, 1e-9f, NULL);
+    neon_graph *g = graph_of(ctx, mu, K, D, 1e-9f, -1, NULL);
     assert_int_equal(neon_graph_explain(g, &xt, NULL, NULL, &rt, res), NEON_OK);
+    clusters_of(g, cl);
     for (int n = 0; n < N; n++) {
-        pool_row(g, n, res[n].target, K, row);
+        pool_row(g, n, K, row);
         for (int k = 0; k < K; k++) {
-            const double want = k == res[n].target ? 0.0 : res[n].score / (K - 1);
+            const double want = k == cl[n] ? 0.0 : res[n].score / (K - 1);
             assert_true(fabs(row[k] - want) <= 1e-6 + 1e-5 * fabs(want));
         }
     }
     /* large beta: all to the nearest competitor */
     assert_int_equal(neon_graph_set_minpool_beta(g, neon_graph_find(g, "pool"), 1e4f), NEON_OK);
     assert_int_equal(neon_graph_explain(g, &xt, NULL, NULL, &rt, res), NEON_OK);
+    clusters_of(g, cl);
     for (int n = 0; n < N; n++) {
-        const int c = res[n].target;
+        const int c = cl[n];
         int kn = -1;
         for (int k = 0; k < K; k++)
             if (k != c && (kn < 0 || naive_h(mu, D, x + n * D, c, k) < naive_h(mu, D, x + n * D, c, kn)))
                 kn = k;
-        pool_row(g, n, c, K, row);
+        pool_row(g, n, K, row);
         for (int k = 0; k < K; k++) {
             const double want = k == kn ? res[n].score : 0.0;
             assert_true(fabs(row[k] - want) <= 1e-6 + 1e-5 * fabs(want));
@@ -405,9 +466,11 @@ static void test_pca_front(void **state)
     assert_int_equal(neon_kmeans_fit(ctx, &xt, &o, &km), NEON_OK);
     assert_int_equal(neon_kmeans_pca_dim(km), P);
     neon_graph *g;
-    assert_int_equal(neon_kmeans_graph(ctx, km, 0, 0, NULL, &g), NEON_OK);
+    assert_int_equal(neon_kmeans_graph(ctx, km, 0, -1, 0, NULL, &g), NEON_OK);
     neon_explain_result res[N];
     assert_int_equal(neon_graph_explain(g, &xt, NULL, NULL, &rt, res), NEON_OK);
+    int *cl = malloc(sizeof(int) * N), *clz = malloc(sizeof(int) * N);
+    clusters_of(g, cl);
     /* the same f_c from the projected data through a plain model */
     float *z = malloc(sizeof(float) * N * P), *Rz = malloc(sizeof(float) * N * P);
     for (int n = 0; n < N; n++) /* z = U (x - mean), naive */
@@ -417,12 +480,13 @@ static void test_pca_front(void **state)
                 v += (double)km->comp[p * D + i] * ((double)x[n * D + i] - km->mean[i]);
             z[n * P + p] = (float)v;
         }
-    neon_graph *gz = graph_of(ctx, neon_kmeans_centroids(km), K, P, neon_kmeans_beta(km), NULL);
+    neon_graph *gz = graph_of(ctx, neon_kmeans_centroids(km), K, P, neon_kmeans_beta(km), -1, NULL);
     neon_tensor zt = {z, 2, {N, P}}, rzt = {Rz, 2, {N, P}};
     neon_explain_result rz[N];
     assert_int_equal(neon_graph_explain(gz, &zt, NULL, NULL, &rzt, rz), NEON_OK);
+    clusters_of(gz, clz);
     for (int n = 0; n < N; n++) {
-        assert_int_equal(res[n].target, rz[n].target);
+        assert_int_equal(cl[n], clz[n]);
         /* two float32 routes (input space vs projection): round-off ~ eps |x| |mu| */
         if (fabs(res[n].score - rz[n].score) > 1e-4 * (1 + fabs(rz[n].score))) {
             print_error("PCA sample %d: f_c %.9g (input space) != %.9g (projection)\n", n,
@@ -457,6 +521,8 @@ static void test_pca_front(void **state)
     free(R);
     free(z);
     free(Rz);
+    free(cl);
+    free(clz);
     neon_ctx_destroy(ctx);
 }
 
@@ -473,7 +539,7 @@ static void test_batches_and_shapes(void **state)
     tu_fill(&r, mu, K * D, 0, 1);
     tu_fill(&r, x, N * D, 0, 1);
     neon_kmeans *km;
-    neon_graph *g = graph_of(ctx, mu, K, D, 2.0f, &km);
+    neon_graph *g = graph_of(ctx, mu, K, D, 2.0f, -1, &km);
     neon_tensor xt = {x, 2, {N, D}}, rt = {R1, 2, {N, D}};
     assert_int_equal(neon_graph_explain(g, &xt, NULL, NULL, &rt, NULL), NEON_OK);
     for (int s = 0; s < N; s += 5) { /* chunks of 5, and a graph with image input (1, 4, 4) */
@@ -484,14 +550,14 @@ static void test_batches_and_shapes(void **state)
     tu_assert_close(R2, R1, N * D, 1e-6, 1e-5, "chunked vs batched");
     neon_graph *gi;
     const int64_t shp[3] = {1, 4, 4};
-    assert_int_equal(neon_kmeans_graph(ctx, km, 2.0f, 3, shp, &gi), NEON_OK);
+    assert_int_equal(neon_kmeans_graph(ctx, km, 2.0f, -1, 3, shp, &gi), NEON_OK);
     neon_tensor xi = {x, 4, {N, 1, 4, 4}}, ri = {R2, 4, {N, 1, 4, 4}};
     assert_int_equal(neon_graph_explain(gi, &xi, NULL, NULL, &ri, NULL), NEON_OK);
     tu_assert_close(R2, R1, N * D, 1e-6, 1e-5, "image-shaped input");
     /* wrong input sizes */
     const int64_t bad[1] = {15};
     neon_graph *gb = NULL;
-    assert_int_equal(neon_kmeans_graph(ctx, km, 2.0f, 1, bad, &gb), NEON_ERR_SHAPE);
+    assert_int_equal(neon_kmeans_graph(ctx, km, 2.0f, -1, 1, bad, &gb), NEON_ERR_SHAPE);
     assert_null(gb);
     neon_tensor xw = {x, 2, {N / 2, 2 * D}};
     assert_int_equal(neon_graph_explain(g, &xw, NULL, NULL, &rt, NULL), NEON_ERR_SHAPE);

@@ -118,7 +118,7 @@ static void test_sklearn(void **state)
     }
     assert_true(fabs(in - I.data[0]) <= 1e-5 * I.data[0]);
     neon_graph *g = NULL;
-    assert_int_equal(neon_kmeans_graph(ctx, sk, 0, 0, NULL, &g), NEON_ERR_INVALID); /* no beta */
+    assert_int_equal(neon_kmeans_graph(ctx, sk, 0, -1, 0, NULL, &g), NEON_ERR_INVALID); /* no beta */
     assert_null(g);
     neon_kmeans_destroy(sk);
     neon_kmeans_destroy(km);

@@ -39,13 +39,21 @@ neon_status neon_graph_add_sqdist(neon_graph *g, const char *name, int input, in
                                   const float *U, const float *offsets, int *id);
 
 /* K-means discriminant layer (NEON, RULES.md 5): flattened input (D) ->
- * output (K, K) per sample, h_ck(x) = ||x - mu_k||^2 - ||x - mu_c||^2
- * = w_ck . x + b_ck with w_ck = 2 (mu_c - mu_k), b_ck = ||mu_k||^2 -
- * ||mu_c||^2 (diagonal 0).  A weightless linear kind with the root points
- * m_ck = (mu_c + mu_k) / 2, so the engine's z-rule (lrp0 / epsilon; other
- * rules are refused) is the midpoint rule.  centroids: (K, D), K >= 2. */
+ * output (K) per sample for one cluster c per sample, h_k(x) =
+ * ||x - mu_k||^2 - ||x - mu_c||^2 = w_ck . x + b_ck with w_ck =
+ * 2 (mu_c - mu_k), b_ck = ||mu_k||^2 - ||mu_c||^2; entry c is FLT_MAX (so a
+ * following hard minpool over the K entries gives min_{k != c} h_k and
+ * gives entry c a soft-min weight of exactly 0).  cluster: -1 = each
+ * sample's assigned cluster (nearest centroid, lowest index on ties), or a
+ * fixed k in 0..K-1 for every sample.  A weightless linear kind with the
+ * root points m_ck = (mu_c + mu_k) / 2, so the engine's z-rule (lrp0 /
+ * epsilon; other rules are refused) is the midpoint rule.  centroids:
+ * (K, D), K >= 2. */
 neon_status neon_graph_add_kmeans_disc(neon_graph *g, const char *name, int input, int64_t K,
-                                       const float *centroids, int *id);
+                                       const float *centroids, int cluster, int *id);
+/* The cluster c of each sample of the last forward pass (N ints) at the
+ * kmeans_disc node id (-1: the graph's first kmeans_disc node). */
+neon_status neon_graph_kmeans_clusters(const neon_graph *g, int id, int *clusters);
 
 /* ---- k-means (NEON, Kauffmann et al.) ------------------------------------ */
 
@@ -115,7 +123,7 @@ int neon_kmeans_iterations(const neon_kmeans *km);
 
 /* Nearest centroid of every sample of X (N, ...): labels (N) and, when
  * dist is non-NULL, the squared distance to it (N; in the projection for
- * PCA models).  Computed exactly as the graph does (its argmax).  Streams
+ * PCA models).  Computed exactly as the graph does (its cluster -1).  Streams
  * X in chunks (memory independent of N). */
 neon_status neon_kmeans_assign(neon_ctx *ctx, const neon_kmeans *km, const neon_tensor *X,
                                int *labels, float *dist);
@@ -124,10 +132,14 @@ neon_status neon_kmeans_assign(neon_ctx *ctx, const neon_kmeans *km, const neon_
 neon_status neon_kmeans_default_beta(neon_ctx *ctx, const neon_kmeans *km, const neon_tensor *X,
                                      float *beta);
 
-/* The neuralized model: input "x" -> kmeans_disc "disc" (K, K) -> hard
- * minpool "pool" (K, diagonal excluded, soft-min relevance with stiffness
- * beta).  Output f_k(x) = min_{k' != k} h_kk'(x), so the argmax is the
- * assigned cluster and explaining target k gives sum_i R_i = f_k(x).
+/* The neuralized model: input "x" -> kmeans_disc "disc" (K) -> hard
+ * minpool "pool" (1 group of K; soft-min relevance with stiffness beta).
+ * Output (1): the neuralized logit f_c(x) = min_{k != c} h_ck(x) of the
+ * explained cluster c: cluster -1 = each sample's assigned cluster (then
+ * f_c >= 0), or a fixed k in 0..K-1 (f_k <= 0 for samples not assigned to
+ * k).  Explain with target 0 (or NEON_TARGET_ARGMAX): sum_i R_i = f_c(x).
+ * The cluster of each sample: neon_graph_kmeans_clusters(g, -1, ...) after
+ * a forward pass.
  * A PCA front end is folded into the discriminant layer: with orthonormal
  * components U, h_ck(U (x - mean)) equals h_ck computed in the input space
  * with the back-projected centroids nu_k = mean + U^T mu_k, and the
@@ -138,8 +150,8 @@ neon_status neon_kmeans_default_beta(neon_ctx *ctx, const neon_kmeans *km, const
  * beta <= 0 takes the model's stored beta (NEON_ERR_INVALID when it has
  * none).  in_ndim / in_shape give the per-sample input shape (numel D;
  * e.g. {1, 28, 28}); in_ndim 0 means (D). */
-neon_status neon_kmeans_graph(neon_ctx *ctx, const neon_kmeans *km, float beta, int in_ndim,
-                              const int64_t *in_shape, neon_graph **out);
+neon_status neon_kmeans_graph(neon_ctx *ctx, const neon_kmeans *km, float beta, int cluster,
+                              int in_ndim, const int64_t *in_shape, neon_graph **out);
 
 
 /* ---- one-class SVM (NEON, Kauffmann, Mueller, Montavon) ------------------- */

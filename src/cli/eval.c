@@ -28,7 +28,7 @@ static const cli_opt eval_opts[] = {
     {"head", "logit|logodds", "score and explain the logit (default) or the log-odds", 0},
     {"kind", "onnx|kmeans|ocsvm", "kind of MODEL when its file does not say", 0},
     {"beta", "B", "k-means: stiffness of the soft-min pool", 0},
-    {"cluster", "K", "k-means: score cluster K (as --target)", 0},
+    {"cluster", "K", "k-means: score f_K of cluster K (as --target; default: the logit of the cluster each input, clean or perturbed, is assigned to)", 0},
     {"batch", "B", "samples per forward pass (default 64)", 0},
     {"threads", "N", "threads (default 0: all cores); results do not depend on it", 0},
     {"parallel", "MODE", "auto (default) | samples (one model per thread) | blas", 0},
@@ -323,6 +323,7 @@ int cmd_eval(int argc, char **argv)
     if (cli_get(&a, "input2") && (code = read_input(ctx[0], cli_get(&a, "input2"), &a, &xs[1])))
         goto out;
     if ((code = cli_load_model(ctx[0], model_path, &a, X, &m[0]))) goto out;
+    if (m[0].kind == MODEL_KMEANS) target = NEON_TARGET_ARGMAX; /* --cluster is in the graph: output (1) */
     n_models = 1;
     const int n_in = neon_graph_num_inputs(m[0].g);
     if (n_in != (cli_get(&a, "input2") ? 2 : 1)) {

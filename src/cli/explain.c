@@ -142,6 +142,7 @@ int cmd_explain(int argc, char **argv)
         goto out;
     }
     if ((code = cli_load_model(ctx, model_path, &a, &X, &m))) goto out;
+    if (m.kind == MODEL_KMEANS) target = NEON_TARGET_ARGMAX; /* --cluster is in the graph: output (1) */
     neon_node_info in0;
     neon_graph_node_info(m.g, neon_graph_input_id(m.g, 0), &in0);
     if (X.ndim == in0.ndim && X.ndim < NEON_MAX_DIMS) { /* a single sample without batch axis */

@@ -1,8 +1,11 @@
-/* k-means models for `neon explain` / `neon info`: a NEONKM01 file (neon
- * fit kmeans) or bare centroids (K, D) as .npy (--kind kmeans), neuralized
- * into the shared graph.  Per-sample lines: sample cluster f_c
- * relevance_sum.  With --heatmap, one mean-relevance picture per
- * explained cluster (DIR/cluster_<k>.png) besides the per-sample maps. */
+/* k-means models for `neon explain` / `neon eval` / `neon info`: a
+ * NEONKM01 file (neon fit kmeans) or bare centroids (K, D) as .npy (--kind
+ * kmeans), neuralized into the shared graph: output (1), the logit f_c of
+ * the explained cluster c (--cluster K / --target K: c = K for every
+ * sample; default: each sample's assigned cluster).  Per-sample lines:
+ * sample cluster f_c relevance_sum.  With --heatmap, one mean-relevance
+ * picture per explained cluster (DIR/cluster_<k>.png) besides the
+ * per-sample maps. */
 #include "cli.h"
 
 #include <math.h>
@@ -14,6 +17,11 @@
 typedef struct km_cli {
     neon_kmeans *km;
     float beta;
+    int cluster;           /* -1: each sample's assigned cluster */
+    neon_ctx *ctx;
+    const neon_tensor *X;  /* the data given at load (may be NULL) */
+    int *labels;           /* the explained cluster of each sample of X, made on first use */
+    int64_t n_labels;
 } km_cli;
 
 static void km_free(void *p)
@@ -21,13 +29,34 @@ static void km_free(void *p)
     km_cli *k = p;
     if (!k) return;
     neon_kmeans_destroy(k->km);
+    free(k->labels);
     free(k);
+}
+
+/* The explained cluster of sample n of the data given at load: the fixed
+ * one, or its assigned cluster (computed once for the whole data; the
+ * graph computes the same, see neon_kmeans_assign); -1 if unknown. */
+static int km_label(const cli_model *m, int64_t n)
+{
+    km_cli *k = m->priv;
+    if (k->cluster >= 0) return k->cluster;
+    if (!k->labels && k->X && k->X->data) {
+        const int64_t D = neon_kmeans_dim(k->km), N = neon_tensor_numel(k->X) / D;
+        neon_tensor x1 = {k->X->data, 2, {N, D}};
+        if (N > 0 && (k->labels = malloc((size_t)N * sizeof *k->labels))) {
+            if (neon_kmeans_assign(k->ctx, k->km, &x1, k->labels, NULL) != NEON_OK) {
+                free(k->labels);
+                k->labels = NULL;
+            } else
+                k->n_labels = N;
+        }
+    }
+    return k->labels && n < k->n_labels ? k->labels[n] : -1;
 }
 
 static void km_line(const cli_model *m, int64_t n, const neon_explain_result *r, FILE *f)
 {
-    (void)m;
-    fprintf(f, "%lld %d %.7g %.7g\n", (long long)n, r->target, (double)r->score,
+    fprintf(f, "%lld %d %.7g %.7g\n", (long long)n, km_label(m, n), (double)r->score,
             (double)r->relevance_sum);
 }
 
@@ -52,6 +81,7 @@ static int image_hw(const neon_tensor *X, int *h, int *w)
 static int km_after(const cli_model *m, neon_ctx *ctx, const cli_args *a, const neon_tensor *X,
                     const neon_tensor *R, const neon_explain_result *res)
 {
+    (void)res;
     const char *dir = cli_get(a, "heatmap");
     int h, w;
     if (!dir || X->ndim < 2 || !image_hw(X, &h, &w)) return CLI_OK;
@@ -74,7 +104,7 @@ static int km_after(const cli_model *m, neon_ctx *ctx, const cli_args *a, const 
         memset(sr, 0, (size_t)D * sizeof *sr);
         memset(sx, 0, (size_t)D * sizeof *sx);
         for (int64_t n = 0; n < N; n++) {
-            if (res[n].target != k) continue;
+            if (km_label(m, n) != k) continue;
             cnt++;
             for (int64_t i = 0; i < D; i++) {
                 sr[i] += R->data[n * D + i];
@@ -125,6 +155,16 @@ int cli_load_kmeans(neon_ctx *ctx, const char *path, const cli_args *a, const ne
             in_shape = X->shape + 1;
         }
     }
+    long cluster = -1;
+    const char *cs = cli_get(a, "cluster");
+    if (!cs) cs = cli_get(a, "target");
+    if (code == CLI_OK && cs && strcmp(cs, "argmax")) {
+        if (!cli_int(cs, &cluster) || cluster < 0)
+            code = cli_error(CLI_USAGE, "--cluster: expected a cluster index >= 0, got '%s'", cs);
+        else if (cluster >= K)
+            code = cli_error(CLI_USAGE, "--cluster %ld out of range: %s has K=%lld clusters (0..%lld)",
+                             cluster, path, (long long)K, (long long)K - 1);
+    }
     float beta = 0;
     const char *bs = cli_get(a, "beta"), *from = "stored in the model file";
     if (code == CLI_OK && bs) {
@@ -156,7 +196,7 @@ int cli_load_kmeans(neon_ctx *ctx, const char *path, const cli_args *a, const ne
     }
     km_cli *priv = NULL;
     if (code == CLI_OK && !(priv = calloc(1, sizeof *priv))) code = cli_error(CLI_ERR, "out of memory");
-    if (code == CLI_OK && neon_kmeans_graph(ctx, km, beta, in_ndim, in_shape, &m->g))
+    if (code == CLI_OK && neon_kmeans_graph(ctx, km, beta, (int)cluster, in_ndim, in_shape, &m->g))
         code = cli_error(CLI_ERR, "%s: %s", path, neon_errmsg(ctx));
     if (code != CLI_OK) {
         free(priv);
@@ -165,6 +205,9 @@ int cli_load_kmeans(neon_ctx *ctx, const char *path, const cli_args *a, const ne
     }
     priv->km = km;
     priv->beta = beta;
+    priv->cluster = (int)cluster;
+    priv->ctx = ctx;
+    priv->X = X;
     m->kind = MODEL_KMEANS;
     m->priv = priv;
     m->free_priv = km_free;

@@ -1,19 +1,26 @@
 /* K-means discriminant layer (NEON, RULES.md 5): a weightless linear kind
  *
- *     h_ck(x) = w_ck . x + b_ck,  w_ck = 2 (mu_c - mu_k),  b_ck = ||mu_k||^2 - ||mu_c||^2,
+ *     h_k(x) = w_ck . x + b_ck,  w_ck = 2 (mu_c - mu_k),  b_ck = ||mu_k||^2 - ||mu_c||^2,
  *
- * i.e. ||x - mu_k||^2 - ||x - mu_c||^2, laid out (K, K) per sample (row c =
- * the cluster explained, column k = the competitor; the diagonal is 0).
+ * i.e. ||x - mu_k||^2 - ||x - mu_c||^2, laid out (K) per sample for ONE
+ * cluster c per sample: the node's parameter `cluster` (-1: each sample's
+ * assigned cluster argmin_k ||x - mu_k||^2, the lowest index on ties; k >= 0:
+ * cluster k for every sample).  c is cached per sample in aux.  Entry c is
+ * not a discriminant: it is set to FLT_MAX (finite: no non-finite scan ever
+ * trips on it), so the following hard min-pool gives f_c = min_{k != c} h_k
+ * exactly and its soft-min weight exp(-beta (FLT_MAX - f_c)) is exactly 0;
+ * its relevance stays 0 and the transposed ops ignore that column anyway.
  * Root points m_ck = (mu_c + mu_k) / 2 (w_ck . m_ck = -b_ck), so the
  * engine's z-rule R = a o (W^T s) - (W o A0)^T s is the midpoint rule.
  *
- * Everything is O(N K D + N K^2): all h_ck come from the single GEMM
- * G = x mu^T (N, K), never from K^2 separate dot products, and the
- * transposed ops reduce s (N, K, K) to its row sums minus column sums
- * r (N, K) before one GEMM with mu (or mu o mu).
+ * Everything is O(N K D) in one GEMM plus O(N K) element-wise:
+ *   forward  e = c - 2 x mu'^T (N, K), h_k = e_k - e_c;
+ *   apply    z_k = G_c - G_k, G = 2 x mu'^T (ORIG) or x (mu o mu)'^T (ROOT);
+ *   apply_t  sum_k s_k (v_c - v_k) = r v with r_k = -s_k (k != c),
+ *            r_c = sum_{k != c} s_k: one (N, K) x (K, D) GEMM.
  *
  * Numerical care: the GEMM uses the centroids shifted by their mean o
- * (mu' = mu - o), and h_ck = e_k - e_c with e_k = c_k - 2 x . mu'_k,
+ * (mu' = mu - o), and h_k = e_k - e_c with e_k = c_k - 2 x . mu'_k,
  * c_k = ||mu'_k||^2 + 2 o . mu'_k (double).  This is exactly h_ck in real
  * arithmetic, never forms ||x||^2, and its round-off scales with the
  * spread of the centroids instead of their distance from the origin. */
@@ -21,10 +28,12 @@
 #include "blas.h"
 #include "neonlrp/neuralize.h"
 
+#include <float.h>
 #include <string.h>
 
 typedef struct disc_params {
     int64_t K, D;
+    int64_t cluster; /* -1: each sample's assigned cluster; else fixed */
     float *mus;  /* (K, D) mu - o, o = mean of the centroids */
     float *mu2;  /* (K, D) mu o mu - o o o (root weights: w_ck o m_ck = mu_c^2 - mu_k^2,
                   * the o o o terms cancel; smaller values, less round-off) */
@@ -42,39 +51,54 @@ static neon_status disc_infer(neon_graph *g, neon_node *nd)
                          neon_node_label(nd, lb, sizeof lb), (long long)p->D,
                          neon_shape_str(in->ndim, in->shape, sb, sizeof sb), (long long)in->size);
     }
-    nd->ndim = 2;
+    nd->ndim = 1;
     nd->shape[0] = p->K;
-    nd->shape[1] = p->K;
     return NEON_OK;
 }
 
-/* floats of scratch: G (N, K) */
+/* floats of scratch: G or r (N, K) */
 static size_t disc_workspace(const neon_node *nd, int64_t N)
 {
     const disc_params *p = nd->params;
     return (size_t)(N * p->K);
 }
 
-/* out (N, K, K): h_ck = e_k - e_c, e (N, K) = c - 2 x mu'^T */
+/* one float per sample: the cluster c */
+static size_t disc_aux(const neon_node *nd)
+{
+    (void)nd;
+    return 1;
+}
+
+/* out (N, K): e = c - 2 x mu'^T computed in place, then h_k = e_k - e_c,
+ * h_c = FLT_MAX */
 static neon_status disc_forward(neon_graph *g, neon_node *nd, int64_t N)
 {
     const disc_params *p = nd->params;
     const int64_t K = p->K, D = p->D;
-    float *e = g->ws; /* (N, K) */
-    neon_sgemm(0, 1, N, K, D, -2.0f, neon_in(g, nd, 0)->out, D, p->mus, D, 0.0f, e, K);
+    neon_sgemm(0, 1, N, K, D, -2.0f, neon_in(g, nd, 0)->out, D, p->mus, D, 0.0f, nd->out, K);
     for (int64_t n = 0; n < N; n++) {
-        float *en = e + n * K, *h = nd->out + n * K * K;
-        for (int64_t k = 0; k < K; k++) en[k] += p->c[k];
-        for (int64_t c = 0; c < K; c++)
-            for (int64_t k = 0; k < K; k++) h[c * K + k] = en[k] - en[c];
+        float *h = nd->out + n * K;
+        for (int64_t k = 0; k < K; k++) h[k] += p->c[k];
+        int64_t c = p->cluster;
+        if (c < 0) {
+            c = 0;
+            for (int64_t k = 1; k < K; k++)
+                if (h[k] < h[c]) c = k;
+        }
+        const float ec = h[c];
+        for (int64_t k = 0; k < K; k++) h[k] -= ec;
+        h[c] = FLT_MAX;
+        nd->aux[n] = (float)c;
     }
     return NEON_OK;
 }
 
-/* z (N, K, K) = rho(W) x (no bias).  ORIG: 2 (G_c - G_k), G = x mu'^T
- * (= x mu^T up to a per-sample constant that cancels).  ROOT: Q_c - Q_k,
- * Q = x (mu o mu - o o o)^T.  Other selectors do not apply to a kind with root
- * points (the generic rules refuse them first): z = 0. */
+/* z (N, K) = rho(W) x (no bias) for each sample's cached cluster c.
+ * ORIG: 2 (G_c - G_k), G = x mu'^T (= x mu^T up to a per-sample constant
+ * that cancels).  ROOT: Q_c - Q_k, Q = x (mu o mu - o o o)^T.  z_c = 0.
+ * Other selectors do not apply to a kind with root points (the generic
+ * rules refuse them first): z = 0. */
 static void disc_apply(neon_graph *g, const neon_node *nd, neon_wsel w, const float *x, float *z,
                        int64_t N, float *ws)
 {
@@ -82,23 +106,26 @@ static void disc_apply(neon_graph *g, const neon_node *nd, neon_wsel w, const fl
     const disc_params *p = nd->params;
     const int64_t K = p->K, D = p->D;
     if (w != NEON_W_ORIG && w != NEON_W_ROOT) {
-        memset(z, 0, (size_t)(N * K * K) * sizeof(float));
+        memset(z, 0, (size_t)(N * K) * sizeof(float));
         return;
     }
+    (void)ws;
     const float scale = w == NEON_W_ORIG ? 2.0f : 1.0f;
-    neon_sgemm(0, 1, N, K, D, scale, x, D, w == NEON_W_ORIG ? p->mus : p->mu2, D, 0.0f, ws, K);
-    for (int64_t n = 0; n < N; n++) {
-        const float *gn = ws + n * K;
-        float *zn = z + n * K * K;
-        for (int64_t c = 0; c < K; c++)
-            for (int64_t k = 0; k < K; k++) zn[c * K + k] = gn[c] - gn[k];
+    neon_sgemm(0, 1, N, K, D, -scale, x, D, w == NEON_W_ORIG ? p->mus : p->mu2, D, 0.0f, z, K);
+    for (int64_t n = 0; n < N; n++) { /* z holds -G: z_k = -G_k - (-G_c) */
+        float *zn = z + n * K;
+        const int64_t c = (int64_t)nd->aux[n];
+        const float gc = zn[c];
+        for (int64_t k = 0; k < K; k++) zn[k] -= gc;
+        zn[c] = 0.0f;
     }
 }
 
-/* c (N, D) (+)= rho(W)^T s, s (N, K, K):
- *   sum_{c,k} s_ck (v_c - v_k) = sum_j (rowsum_j(s) - colsum_j(s)) v_j
+/* c (N, D) (+)= rho(W)^T s, s (N, K):
+ *   sum_{k != c} s_k (v_c - v_k) = sum_j r_j v_j,  r_j = -s_j (j != c),
+ *   r_c = sum_{k != c} s_k
  * with v = 2 mu' (ORIG; equal to 2 mu since the r_j sum to 0) or
- * mu o mu - o o o (ROOT; likewise): r (N, K) then one (N, K) x (K, D) GEMM. */
+ * mu o mu - o o o (ROOT; likewise): r (N, K), then one (N, K) x (K, D) GEMM. */
 static void disc_apply_t(neon_graph *g, const neon_node *nd, neon_wsel w, const float *s,
                          float *c, int64_t N, float *ws, int accumulate)
 {
@@ -111,25 +138,15 @@ static void disc_apply_t(neon_graph *g, const neon_node *nd, neon_wsel w, const 
     }
     float *r = ws; /* (N, K) */
     for (int64_t n = 0; n < N; n++) {
-        const float *sn = s + n * K * K;
+        const float *sn = s + n * K;
         float *rn = r + n * K;
-        for (int64_t j = 0; j < K; j++) rn[j] = 0.0f;
-        for (int64_t a = 0; a < K; a++) {
-            const float *row = sn + a * K;
-            float acc[8] = {0}; /* 8 lanes: the row sum vectorizes */
-            int64_t b = 0;
-            for (; b + 8 <= K; b += 8)
-                for (int l = 0; l < 8; l++) {
-                    acc[l] += row[b + l];
-                    rn[b + l] -= row[b + l];
-                }
-            float rs = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-            for (; b < K; b++) {
-                rs += row[b];
-                rn[b] -= row[b];
-            }
-            rn[a] += rs;
+        const int64_t cl = (int64_t)nd->aux[n];
+        float acc = 0.0f;
+        for (int64_t k = 0; k < K; k++) {
+            rn[k] = -sn[k];
+            acc += sn[k];
         }
+        rn[cl] = acc - sn[cl];
     }
     const float scale = w == NEON_W_ORIG ? 2.0f : 1.0f;
     neon_sgemm(0, 0, N, D, K, scale, r, K, w == NEON_W_ORIG ? p->mus : p->mu2, D,
@@ -150,8 +167,10 @@ static void disc_destroy(neon_ctx *ctx, neon_node *nd)
 static void disc_describe(const neon_node *nd, char *buf, size_t n)
 {
     const disc_params *p = nd->params;
-    snprintf(buf, n, "h_ck = ||x-mu_k||^2 - ||x-mu_c||^2, %lld centroids x %lld, midpoint roots",
-             (long long)p->K, (long long)p->D);
+    char cl[48] = "c = each sample's assigned cluster";
+    if (p->cluster >= 0) snprintf(cl, sizeof cl, "c = %lld", (long long)p->cluster);
+    snprintf(buf, n, "h_k = ||x-mu_k||^2 - ||x-mu_c||^2 (%s), %lld centroids x %lld, "
+             "midpoint roots", cl, (long long)p->K, (long long)p->D);
 }
 
 const neon_layer_ops neon_kmeans_disc_ops = {
@@ -161,6 +180,7 @@ const neon_layer_ops neon_kmeans_disc_ops = {
     .apply = disc_apply,
     .apply_t = disc_apply_t,
     .workspace_size = disc_workspace,
+    .aux_size = disc_aux,
     .destroy = disc_destroy,
     .describe = disc_describe,
 };
@@ -196,7 +216,7 @@ static neon_status disc_params_make(neon_ctx *ctx, int64_t K, int64_t D, const f
     }
     neon_free(ctx, o);
     if (st != NEON_OK) {
-            neon_free(ctx, p->mus);
+        neon_free(ctx, p->mus);
         neon_free(ctx, p->mu2);
         neon_free(ctx, p->c);
         neon_free(ctx, p);
@@ -207,17 +227,21 @@ static neon_status disc_params_make(neon_ctx *ctx, int64_t K, int64_t D, const f
 }
 
 neon_status neon_graph_add_kmeans_disc(neon_graph *g, const char *name, int input, int64_t K,
-                                       const float *centroids, int *id)
+                                       const float *centroids, int cluster, int *id)
 {
     if (!g) return NEON_ERR_INVALID;
     if (K < 2 || !centroids)
         return neon_fail(g->ctx, NEON_ERR_INVALID, "kmeans_disc '%s': need K >= 2 centroids, got %lld",
                          name ? name : "", (long long)K);
+    if (cluster < -1 || cluster >= K)
+        return neon_fail(g->ctx, NEON_ERR_INVALID,
+                         "kmeans_disc '%s': cluster %d out of range (-1 = assigned, or 0..%lld)",
+                         name ? name : "", cluster, (long long)K - 1);
     neon_node *nd;
     NEON_TRY(neon_graph_new_node(g, name, &neon_kmeans_disc_ops, 1, &input, &nd));
     const int64_t D = neon_in(g, nd, 0)->size;
-    int64_t n, kk;
-    neon_status st = neon_mul_ok(K, K, &kk) && neon_mul_ok(K, D, &n)
+    int64_t n;
+    neon_status st = neon_mul_ok(K, D, &n)
                          ? NEON_OK
                          : neon_fail(g->ctx, NEON_ERR_SHAPE, "kmeans_disc '%s': %lld centroids of "
                                      "%lld features overflow", nd->name, (long long)K, (long long)D);
@@ -228,12 +252,28 @@ neon_status neon_graph_add_kmeans_disc(neon_graph *g, const char *name, int inpu
         neon_graph_discard_node(g, nd);
         return st;
     }
+    p->cluster = cluster;
     nd->params = p;
     nd->is_linear = 1;
     nd->lin.W = NULL;     /* weightless: the kind interprets the selectors */
     nd->lin.b = NULL;     /* the bias b_ck lives in the forward (and cancels in the rule) */
-    nd->lin.out_ch = 1;   /* no bias to broadcast: one channel of K*K positions keeps the */
-    nd->lin.out_sp = K * K; /* generic rules' inner loops long (vectorized) */
+    nd->lin.out_ch = 1;   /* no bias to broadcast: one channel of K positions keeps the */
+    nd->lin.out_sp = K;   /* generic rules' inner loops long (vectorized) */
     nd->lin.has_root = 1;
     return neon_graph_commit_node(g, nd, id);
+}
+
+neon_status neon_graph_kmeans_clusters(const neon_graph *g, int id, int *clusters)
+{
+    if (!g || !clusters) return NEON_ERR_INVALID;
+    if (id < 0)
+        for (int i = 0; i < g->n_nodes && id < 0; i++)
+            if (g->nodes[i].ops == &neon_kmeans_disc_ops) id = i;
+    if (id < 0 || id >= g->n_nodes || g->nodes[id].ops != &neon_kmeans_disc_ops)
+        return neon_fail(g->ctx, NEON_ERR_INVALID, "node %d is not a kmeans_disc node", id);
+    if (g->N < 1)
+        return neon_fail(g->ctx, NEON_ERR_INVALID, "kmeans clusters: no forward pass yet");
+    const neon_node *nd = &g->nodes[id];
+    for (int64_t n = 0; n < g->N; n++) clusters[n] = (int)nd->aux[n];
+    return NEON_OK;
 }

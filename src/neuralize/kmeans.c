@@ -317,8 +317,8 @@ neon_status neon_kmeans_default_beta(neon_ctx *ctx, const neon_kmeans *km, const
 
 /* ---- the neuralized graph ------------------------------------------------------- */
 
-neon_status neon_kmeans_graph(neon_ctx *ctx, const neon_kmeans *km, float beta, int in_ndim,
-                              const int64_t *in_shape, neon_graph **out)
+neon_status neon_kmeans_graph(neon_ctx *ctx, const neon_kmeans *km, float beta, int cluster,
+                              int in_ndim, const int64_t *in_shape, neon_graph **out)
 {
     if (!ctx || !km || !out) return NEON_ERR_INVALID;
     *out = NULL;
@@ -327,6 +327,10 @@ neon_status neon_kmeans_graph(neon_ctx *ctx, const neon_kmeans *km, float beta, 
         return neon_fail(ctx, NEON_ERR_INVALID,
                          "k-means: no beta (the model stores none): pass one, e.g. from "
                          "neon_kmeans_default_beta on the data");
+    if (cluster < -1 || cluster >= km->K)
+        return neon_fail(ctx, NEON_ERR_INVALID,
+                         "k-means: cluster %d out of range (-1 = assigned, or 0..%lld)", cluster,
+                         (long long)km->K - 1);
     int64_t dflt[1] = {km->D};
     if (in_ndim == 0) {
         in_ndim = 1;
@@ -343,8 +347,8 @@ neon_status neon_kmeans_graph(neon_ctx *ctx, const neon_kmeans *km, float beta, 
     NEON_TRY(neon_graph_create(ctx, &g));
     int x, d, id;
     neon_status st = neon_graph_add_input(g, "x", in_ndim, in_shape, &x);
-    if (st == NEON_OK) st = neon_graph_add_kmeans_disc(g, "disc", x, km->K, km->gmu, &d);
-    if (st == NEON_OK) st = neon_graph_add_minpool(g, "pool", d, km->K, km->K, beta, 0, 1, &id);
+    if (st == NEON_OK) st = neon_graph_add_kmeans_disc(g, "disc", x, km->K, km->gmu, cluster, &d);
+    if (st == NEON_OK) st = neon_graph_add_minpool(g, "pool", d, 1, km->K, beta, 0, 0, &id);
     if (st == NEON_OK) st = neon_graph_finalize(g);
     if (st != NEON_OK) {
         neon_graph_destroy(g);

@@ -26,7 +26,7 @@ struct neon_kmeans {
 /* Centroid geometry for the nearest-centroid scan, computed exactly like
  * the kmeans_disc layer: mus = mu - o (o = mean of the centroids) and
  * c_k = ||mu'_k||^2 + 2 o . mu'_k, so that e_k = c_k - 2 z . mu'_k equals
- * ||z - mu_k||^2 - ||z||^2 and the argmin matches the graph's argmax. */
+ * ||z - mu_k||^2 - ||z||^2 and the argmin matches the graph's assigned cluster. */
 typedef struct km_geo {
     int64_t K, Dc;
     float *mus; /* (K, Dc) */
