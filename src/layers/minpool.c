@@ -6,6 +6,9 @@
 
 #include <math.h>
 
+/* groups of at most this many members compute each exp once (stack buffer) */
+#define MINPOOL_STACK 512
+
 typedef struct minpool_params {
     int64_t G, M;
     float beta;
@@ -74,6 +77,16 @@ static neon_status minpool_relprop(neon_graph *g, neon_node *nd, int64_t N)
             float *rr = in->rel + (n * p->G + gi) * p->M;
             const double m = row_min(p, row, gi);
             double S = 0;
+            if (p->M <= MINPOOL_STACK) { /* one exp per member */
+                double e[MINPOOL_STACK];
+                for (int64_t k = 0; k < p->M; k++) {
+                    e[k] = p->exclude_diag && k == gi ? 0.0 : exp(-(double)p->beta * (row[k] - m));
+                    S += e[k];
+                }
+                const double q = R / S;
+                for (int64_t k = 0; k < p->M; k++) rr[k] += (float)(e[k] * q);
+                continue;
+            }
             for (int64_t k = 0; k < p->M; k++)
                 if (!(p->exclude_diag && k == gi)) S += exp(-(double)p->beta * (row[k] - m));
             for (int64_t k = 0; k < p->M; k++)
