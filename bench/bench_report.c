@@ -248,6 +248,16 @@ int main(int argc, char **argv)
         R[k] = x[k];
         R[k].data = malloc((size_t)neon_tensor_numel(&x[k]) * sizeof(float));
     }
+    if (!pairs) { /* warm-up: every model plans its buffers before the clock starts */
+        neon_tensor xw[2], rw[2];
+        const int64_t nwarm = (int64_t)nw * batch < N ? (int64_t)nw * batch : N;
+        for (int k = 0; k < n_in && k < 2; k++) {
+            xw[k] = x[k];
+            rw[k] = R[k];
+            xw[k].shape[0] = rw[k].shape[0] = nwarm;
+        }
+        CHECK(ctx[0], neon_explain_parallel(g, nw, n_in, xw, NULL, NULL, batch, rw, NULL));
+    }
     double te = bu_now();
     if (pairs) {
         for (int64_t s = 0; s < N; s += batch) {

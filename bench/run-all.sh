@@ -23,12 +23,13 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DNEON_BUILD_BENCH=ON >/
 cmake --build "$build" -j"$(nproc)" >/dev/null
 bin="$build/bench"
 cores="$(nproc)"
-tmp="$(mktemp "$out.tmpXXXXXX")"; trap 'rm -f "$tmp"' EXIT
+tmp="$(mktemp "$out.tmpXXXXXX")"; trap 'rm -f "$tmp" "$tmp.err"' EXIT
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 [ -n "$cpu" ] || cpu="$(uname -m)"
 mem="$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)"
-blas="$(dpkg-query -W -f='${Package} ${Version}' 'libopenblas0*' 2>/dev/null | head -1 || true)"
+blas="$(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' 'libopenblas0-*' 2>/dev/null \
+  | awk '$1 == "ii" {print $2, $3; exit}' || true)"
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 n=2048; [ "$quick" -eq 1 ] && n=512
 
@@ -59,7 +60,7 @@ row() { # kind threads mode [extra args]: one table row, or a note when skipped
   echo "| memory | $mem |"
   echo "| BLAS | ${blas:-OpenBLAS} (threads: $cores unless the row says 1) |"
   echo "| compiler | $(cc --version | head -1) |"
-  echo "| load average at start | $(cut -d' ' -f1-3 /proc/loadavg) |"
+  echo "| load average (1, 5, 15 min) at start | $(cut -d' ' -f1-3 /proc/loadavg) |"
   echo
   echo "## Forward vs relprop per model kind"
   echo
@@ -81,7 +82,7 @@ row() { # kind threads mode [extra args]: one table row, or a note when skipped
   echo
   echo "explain/s with all $cores cores, either by BLAS threads inside each GEMM (one model) or by"
   echo "one model copy per thread, each with 1 BLAS thread, on blocks of samples (neon eval's"
-  echo "\`--parallel samples\`). Results are bit-identical either way (tests/test_eval.c)."
+  echo "\`--parallel samples\`). Results are bit-identical either way (tests/test_eval_run.c)."
   echo
   "$bin/bench_report" --header
   for kind in cnn kmeans ocsvm lstm; do
@@ -100,7 +101,12 @@ row() { # kind threads mode [extra args]: one table row, or a note when skipped
     echo
     if ! "$b" "${args[@]}" 2>&1; then echo; echo "($name failed)"; fi
   done
+  echo
+  echo "Load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg). Other jobs running"
+  echo "on the machine make times noisy, BLAS-threaded rows most of all (a thread that is"
+  echo "descheduled stalls the GEMM's other threads)."
 } > "$tmp"
+chmod 644 "$tmp"
 mv "$tmp" "$out"
 trap - EXIT
 echo "wrote $out"

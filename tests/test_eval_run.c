@@ -35,7 +35,9 @@ static neon_graph *small_cnn(neon_ctx *ctx, uint64_t seed)
     return g;
 }
 
-static neon_eval_result *run_cnn(int n_graphs, int64_t batch, neon_head head)
+/* 19 random images (or the subset ids[0..n_ids), with those global ids). */
+static neon_eval_result *run_cnn_ids(int n_graphs, int64_t batch, neon_head head,
+                                     const int64_t *ids, int n_ids)
 {
     neon_ctx *ctx[3];
     neon_graph *gs[3];
@@ -45,11 +47,12 @@ static neon_eval_result *run_cnn(int n_graphs, int64_t batch, neon_head head)
         neon_ctx_set_threads(ctx[w], 1);
     }
     enum { N = 19 };
-    float x[N * 64];
+    float x[N * 64], xs[N * 64];
     tu_rng r;
     tu_seed(&r, 8);
     tu_fill(&r, x, N * 64, 0.0f, 1.0f);
-    neon_tensor xt = {x, 4, {N, 1, 8, 8}};
+    for (int i = 0; ids && i < n_ids; i++) memcpy(xs + 64 * i, x + 64 * ids[i], 64 * sizeof(float));
+    neon_tensor xt = {ids ? xs : x, 4, {ids ? n_ids : N, 1, 8, 8}};
     neon_rules *rs;
     assert_int_equal(neon_rules_create(ctx[0], &rs), NEON_OK);
     assert_int_equal(neon_rules_set_composite(rs, "epsilon-gamma-box"), NEON_OK);
@@ -65,6 +68,9 @@ static neon_eval_result *run_cnn(int n_graphs, int64_t batch, neon_head head)
     o.seed = 5;
     o.batch = batch;
     o.explain.head = head;
+    o.low = 0;
+    o.high = 1;
+    o.sample_ids = ids;
     neon_eval_result *res = NULL;
     assert_int_equal(neon_eval_run(gs, n_graphs, 1, &xt, m, 4, &o, &res), NEON_OK);
     neon_rules_destroy(rs);
@@ -72,6 +78,11 @@ static neon_eval_result *run_cnn(int n_graphs, int64_t batch, neon_head head)
     for (int w = 1; w < n_graphs; w++) neon_ctx_destroy(ctx[w]);
     res->ctx = ctx[0]; /* keep the allocator's ctx alive: freed by the caller */
     return res;
+}
+
+static neon_eval_result *run_cnn(int n_graphs, int64_t batch, neon_head head)
+{
+    return run_cnn_ids(n_graphs, batch, head, NULL, 0);
 }
 
 static void same_results(const neon_eval_result *a, const neon_eval_result *b)
@@ -110,6 +121,38 @@ static void test_threads_identical(void **s)
 }
 
 /* Two inputs (concat -> dense): input 0 is perturbed, input 1 held fixed. */
+/* Groups of samples with their global ids, merged, give the run over all. */
+static void test_groups_merge(void **s)
+{
+    (void)s;
+    const int64_t even[10] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18};
+    const int64_t odd[9] = {1, 3, 5, 7, 9, 11, 13, 15, 17};
+    neon_eval_result *all = run_cnn(1, 4, NEON_HEAD_LOGIT);
+    neon_eval_result *parts[2] = {run_cnn_ids(1, 4, NEON_HEAD_LOGIT, even, 10),
+                                  run_cnn_ids(2, 3, NEON_HEAD_LOGIT, odd, 9)};
+    neon_eval_result *m = NULL;
+    assert_int_equal(neon_eval_result_merge(all->ctx, parts, 2, &m), NEON_OK);
+    assert_int_equal(m->n_samples, 19);
+    for (int i = 0; i < m->n_methods; i++)
+        for (int o = 0; o < 3; o++) {
+            const double a = all->methods[i].aopc[o], b = m->methods[i].aopc[o];
+            const double sa = all->methods[i].sem[o], sb = m->methods[i].sem[o];
+            if (fabs(a - b) > 1e-5 * (1 + fabs(a)) || fabs(sa - sb) > 1e-5 * (1 + sa))
+                fail_msg("%s order %d: AOPC %.9g vs merged %.9g, sem %.9g vs %.9g",
+                         m->methods[i].name, o, a, b, sa, sb);
+            tu_assert_close(m->methods[i].curve[o], all->methods[i].curve[o], m->steps + 1,
+                            1e-5, 1e-5, "merged curve");
+        }
+    parts[1]->steps--;
+    neon_eval_result *bad = NULL;
+    assert_int_equal(neon_eval_result_merge(all->ctx, parts, 2, &bad), NEON_ERR_INVALID);
+    parts[1]->steps++;
+    neon_eval_result_destroy(m);
+    free_result(all);
+    free_result(parts[0]);
+    free_result(parts[1]);
+}
+
 static void test_outputs_and_errors(void **s)
 {
     (void)s;
@@ -266,6 +309,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_groups_merge),
         cmocka_unit_test(test_outputs_and_errors),
         cmocka_unit_test(test_allocation_failures),
     };

@@ -110,6 +110,11 @@ typedef struct neon_eval_opts {
     uint64_t seed;
     int64_t batch;             /* samples per forward (0: 64) */
     const int *targets;        /* N entries or NULL (argmax of the clean input, per sample) */
+    /* N global sample indices for every random stream (noise, tie keys,
+     * random orders, random relevance, occlusion fill), or NULL: 0..N-1.
+     * A caller that splits a data set into groups (e.g. by k-means
+     * cluster) gets the same noise per image as one run over all of it. */
+    const int64_t *sample_ids;
     neon_explain_opts explain; /* head: the score is the logit or the log-odds; init */
     /* (optional) progress: called after every unit of work, serialized, from
      * any of the worker threads. */
@@ -166,6 +171,13 @@ neon_status neon_eval_run(neon_graph *const *graphs, int n_graphs, int n_inputs,
                           const neon_tensor *xs, const neon_eval_method *methods, int n_methods,
                           const neon_eval_opts *opts, neon_eval_result **out);
 void neon_eval_result_destroy(neon_eval_result *r); /* NULL is a no-op */
+
+/* Combines the results of disjoint groups of samples evaluated with the
+ * same methods, steps, grid and noise range into the result over all of
+ * them: curves and AOPCs weighted by group size, standard errors from the
+ * pooled variance, times summed.  Allocated on ctx. */
+neon_status neon_eval_result_merge(neon_ctx *ctx, neon_eval_result *const *parts, int n,
+                                   neon_eval_result **out);
 
 /* CSV of the curves (atomic): header "method,order,step,fraction,mean_score,
  * mean_drop" then one row per method, order (morf, lerf, random) and step. */

@@ -105,5 +105,16 @@ int cmd_fit(int argc, char **argv);
 int cmd_fit_kmeans(int argc, char **argv); /* src/cli/fit_kmeans.c */
 int cmd_fit_ocsvm(int argc, char **argv);  /* src/cli/fit_ocsvm.c */
 int cmd_eval(int argc, char **argv);       /* src/cli/eval.c */
+/* `neon eval` of a k-means model m0 (each input's assigned cluster): groups
+ * the images by clean cluster, evaluates each group with a graph fixed to
+ * it, merges (src/cli/eval_groups.c).  Returns an exit code. */
+struct neon_eval_method;
+struct neon_eval_opts;
+struct neon_eval_result;
+int cli_eval_kmeans_groups(neon_ctx *ctx0, const char *path, const cli_args *a, cli_model *m0,
+                           const neon_tensor *X, int n_workers,
+                           const struct neon_eval_method *methods, int n_methods,
+                           const struct neon_eval_opts *o, int *n_groups,
+                           struct neon_eval_result **out);
 
 #endif

@@ -28,7 +28,9 @@ static const cli_opt eval_opts[] = {
     {"head", "logit|logodds", "score and explain the logit (default) or the log-odds", 0},
     {"kind", "onnx|kmeans|ocsvm", "kind of MODEL when its file does not say", 0},
     {"beta", "B", "k-means: stiffness of the soft-min pool", 0},
-    {"cluster", "K", "k-means: score f_K of cluster K (as --target; default: the logit of the cluster each input, clean or perturbed, is assigned to)", 0},
+    {"cluster", "K",
+     "k-means: score f_K of cluster K for every image (as --target; default: f_c of the cluster "
+     "c the clean image is assigned to, held while it is perturbed)", 0},
     {"batch", "B", "samples per forward pass (default 64)", 0},
     {"threads", "N", "threads (default 0: all cores); results do not depend on it", 0},
     {"parallel", "MODE", "auto (default) | samples (one model per thread) | blas", 0},
@@ -219,7 +221,8 @@ static int fit_input(neon_graph *g, int k, neon_tensor *X)
     return CLI_OK; /* a mismatch is reported by the library with both shapes */
 }
 
-static void print_table(const neon_eval_result *r, const method_set *ms, int exact, double secs)
+static void print_table(const neon_eval_result *r, const method_set *ms, int exact,
+                        const char *note)
 {
     const neon_region_grid *g = &r->grid;
     printf("# region perturbation: %lld samples, %dx%d regions on %lldx%lld (%lld regions, %lld "
@@ -227,7 +230,8 @@ static void print_table(const neon_eval_result *r, const method_set *ms, int exa
            (long long)r->n_samples, g->rh, g->rw, (long long)g->h, (long long)g->w,
            (long long)neon_region_count(g), (long long)g->c, g->c == 1 ? "" : "s", r->steps,
            (double)r->low, (double)r->high, (unsigned long long)r->seed,
-           r->head == NEON_HEAD_LOGODDS ? "log-odds of the target" : "target output", secs);
+           r->head == NEON_HEAD_LOGODDS ? "log-odds of the target" : "target output", r->seconds);
+    if (note && *note) printf("%s\n", note);
     for (int i = 0; i < ms->n; i++)
         if (ms->m[i].kind == NEON_EVAL_GRADXINPUT)
             printf("# gradxinput: %s\n", exact ? "x * df/dx by the engine (uniform LRP-0 == "
@@ -374,11 +378,22 @@ int cmd_eval(int argc, char **argv)
                          (long long)xs[0].shape[0], (long long)xs[1].shape[0]);
         goto out;
     }
-    if (neon_eval_run(gs, n_models, n_in, xs, ms.m, ms.n, &o, &res)) {
+    const int grouped = m[0].kind == MODEL_KMEANS && !cli_get(&a, "cluster") &&
+                        !cli_get(&a, "target");
+    int n_groups = 0;
+    if (grouped) {
+        if ((code = cli_eval_kmeans_groups(ctx[0], model_path, &a, &m[0], X, n_models, ms.m, ms.n,
+                                           &o, &n_groups, &res)))
+            goto out;
+    } else if (neon_eval_run(gs, n_models, n_in, xs, ms.m, ms.n, &o, &res)) {
         code = cli_error(CLI_ERR, "%s: %s", xin, neon_errmsg(ctx[0]));
         goto out;
     }
-    print_table(res, &ms, neon_eval_gradxinput_exact(gs[0]), res->seconds);
+    char note[160] = "";
+    if (grouped)
+        snprintf(note, sizeof note, "# k-means: each image scored by f_c of its clean cluster c "
+                 "(%d clusters, one group each)", n_groups);
+    print_table(res, &ms, neon_eval_gradxinput_exact(gs[0]), note);
     if (csv && neon_eval_write_csv(ctx[0], csv, res)) code = cli_error(CLI_ERR, "%s", neon_errmsg(ctx[0]));
     if (!code && plot && neon_eval_plot_png(ctx[0], plot, res, cli_get(&a, "title")))
         code = cli_error(CLI_ERR, "%s", neon_errmsg(ctx[0]));

@@ -127,7 +127,8 @@ static neon_status occ_unit(void *user, int w, int64_t u)
             fill[i] = j->m->fill ? j->m->fill_value
                                  : (float)((double)j->o->low + ((double)j->o->high - j->o->low) *
                                            neon_hash_unit(neon_hash4(j->o->seed, NEON_STREAM_OCCLUSION,
-                                                                     (uint64_t)u, (uint64_t)i)));
+                                                                     (uint64_t)neon_eval_sid(j->o, u),
+                                                                     (uint64_t)i)));
         st = neon_eval_forward(g, j->n_inputs, j->xs, x, 1, u, u, &j->targets[u], j->o->explain.head,
                                &f0, &ws);
     }
@@ -293,8 +294,8 @@ neon_status neon_eval_relevance(neon_graph *const *graphs, int n_graphs, int n_i
     case NEON_EVAL_RANDOM:
         for (int64_t n = 0; n < N; n++)
             for (int64_t i = 0; i < per; i++)
-                R->data[n * per + i] = (float)neon_hash_unit(
-                    neon_hash4(o->seed, NEON_STREAM_RELEVANCE, (uint64_t)n, (uint64_t)i));
+                R->data[n * per + i] = (float)neon_hash_unit(neon_hash4(
+                    o->seed, NEON_STREAM_RELEVANCE, (uint64_t)neon_eval_sid(o, n), (uint64_t)i));
         return NEON_OK;
     case NEON_EVAL_OCCLUSION: {
         occ_job j = {graphs, n_inputs, xs, targets, m, o, grid, batch, per, R->data};

@@ -31,6 +31,12 @@ static inline uint64_t neon_hash4(uint64_t seed, uint64_t stream, uint64_t a, ui
 /* Uniform in [0, 1) with 53 bits. */
 static inline double neon_hash_unit(uint64_t h) { return (double)(h >> 11) * 0x1.0p-53; }
 
+/* Global index of sample n for the random streams. */
+static inline int64_t neon_eval_sid(const neon_eval_opts *o, int64_t n)
+{
+    return o->sample_ids ? o->sample_ids[n] : n;
+}
+
 /* ---- worker pool -------------------------------------------------------- */
 
 /* A unit of work on worker w (its graph: graphs[w]).  Returns a status;

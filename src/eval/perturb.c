@@ -78,6 +78,7 @@ typedef struct perturb_job {
     int L;
     int64_t batch, N, per;
     float *curves;        /* (N, L+1) */
+    const neon_eval_opts *o;
 } perturb_job;
 
 /* Samples [u*batch, ...): step k replaces region order[k-1] of every copy
@@ -106,7 +107,8 @@ static neon_status perturb_unit(void *user, int w, int64_t u)
                 for (int64_t y = y0; y < y1; y++)
                     for (int64_t x = x0; x < x1; x++) {
                         const int64_t e = c * hw + y * gr->w + x;
-                        p[e] = neon_perturb_noise(j->seed, n, e, j->low, j->high);
+                        p[e] = neon_perturb_noise(j->seed, neon_eval_sid(j->o, n), e, j->low,
+                                                  j->high);
                     }
         }
         st = neon_eval_forward(g, j->n_inputs, j->xs, X, nb, s, -1, j->tg + s, j->head, sc, &ws);
@@ -146,6 +148,18 @@ void neon_eval_result_destroy(neon_eval_result *r)
     neon_free(r->ctx, r);
 }
 
+/* Region orders of all samples, with their global indices. */
+static neon_status orders(neon_ctx *ctx, const neon_region_grid *g, const double *S, int64_t N,
+                          neon_perturb_order ord, const neon_eval_opts *o, int32_t *out)
+{
+    if (!o->sample_ids) return neon_region_order(ctx, g, S, N, 0, ord, o->seed, out);
+    const int64_t nr = neon_region_count(g);
+    for (int64_t n = 0; n < N; n++)
+        NEON_TRY(neon_region_order(ctx, g, S ? S + n * nr : NULL, 1, o->sample_ids[n], ord,
+                                   o->seed, out + n * nr));
+    return NEON_OK;
+}
+
 /* One method: relevance -> region scores -> MoRF and LeRF curves. */
 static neon_status run_method(perturb_job *j, neon_graph *const *graphs, int n_graphs,
                               const neon_eval_method *m, const neon_eval_opts *o,
@@ -165,7 +179,7 @@ static neon_status run_method(perturb_job *j, neon_graph *const *graphs, int n_g
     if (st == NEON_OK) neon_region_scores(j->grid, R.data, j->N, S);
     static const char *const names[2] = {"MoRF", "LeRF"};
     for (int s = 0; st == NEON_OK && s < 2; s++) {
-        st = neon_region_order(ctx, j->grid, S, j->N, 0, (neon_perturb_order)s, o->seed, order);
+        st = orders(ctx, j->grid, S, j->N, (neon_perturb_order)s, o, order);
         char stage[160];
         snprintf(stage, sizeof stage, "%s %s", names[s], mr->name);
         if (st == NEON_OK) st = run_order(j, o, n_graphs, stage, mr, s, ctx);
@@ -242,9 +256,9 @@ neon_status neon_eval_run(neon_graph *const *graphs, int n_graphs, int n_inputs,
                         "targets", NULL, NULL};
     if ((st = neon_pool_run(&pj))) goto done;
     perturb_job j = {graphs, n_inputs, xs, &grid, order, tg, f0, o.explain.head, o.seed,
-                     o.low, o.high, L, o.batch, N, per, curves};
+                     o.low, o.high, L, o.batch, N, per, curves, &o};
     /* the random order is the same for every method: run it once */
-    if ((st = neon_region_order(ctx, &grid, NULL, N, 0, NEON_ORDER_RANDOM, o.seed, order)) ||
+    if ((st = orders(ctx, &grid, NULL, N, NEON_ORDER_RANDOM, &o, order)) ||
         (st = run_order(&j, &o, n_graphs, "random order", &rnd, 2, ctx)))
         goto done;
     /* methods on the graphs' own rules first, before any method changes them */

@@ -51,8 +51,18 @@ elif [ -f "$svm" ] && ! grep -q "without libsvm" "$tmp/e3"; then
 fi
 km="$src/models/fmnist_kmeans.neonkm"
 if [ -f "$km" ]; then
-  "$neon" eval "$km" --input "$X" --limit 4 --steps 6 --methods lrp,gradxinput,random --quiet >"$tmp/o4" 2>&1 \
-    && [ "$(grep -vc '^#' "$tmp/o4")" -eq 3 ] && ok || bad "kmeans eval: $(cat "$tmp/o4")"
+  # each image keeps the cluster of its clean version as the explained score, across threads
+  "$neon" eval "$km" --input "$X" --limit 24 --steps 6 --methods lrp,gradxinput,random --quiet \
+    --threads 1 >"$tmp/o4" 2>&1 && [ "$(grep -vc '^#' "$tmp/o4")" -eq 3 ] \
+    && grep -q '^# k-means: each image scored by f_c of its clean cluster' "$tmp/o4" \
+    && ok || bad "kmeans eval: $(cat "$tmp/o4")"
+  "$neon" eval "$km" --input "$X" --limit 24 --steps 6 --methods lrp,gradxinput,random --quiet \
+    --threads 2 --parallel samples >"$tmp/o4b" 2>&1 && [ "$(table "$tmp/o4")" = "$(table "$tmp/o4b")" ] \
+    && ok || bad "kmeans threads: $(cat "$tmp/o4b")"
+  # the NEON explanation of the clean cluster beats the random order and its LeRF
+  awk '/^composite/ {exit !($2 > $6 && $6 > $4)}' "$tmp/o4" && ok || bad "kmeans AOPC order: $(cat "$tmp/o4")"
+  "$neon" eval "$km" --input "$X" --limit 4 --steps 3 --cluster 3 --methods random --quiet >"$tmp/o4c" 2>&1 \
+    && ! grep -q '^# k-means' "$tmp/o4c" && ok || bad "kmeans --cluster: $(cat "$tmp/o4c")"
 fi
 lstm="$src/models/fmnist_lstm.onnx"
 if [ -f "$lstm" ]; then # rows are time steps: 2x28 regions perturb two whole rows
