@@ -33,6 +33,12 @@ for mode in "--threads 2 --parallel samples" "--threads 3 --parallel samples" "-
   cmp -s "$tmp/a.csv" "$tmp/b.csv" && ok || bad "CSV differs with $mode"
   [ "$(table "$tmp/o1")" = "$(table "$tmp/o2")" ] && ok || bad "table differs with $mode"
 done
+# neon explain (BLAS threads) gives the same bytes for any --threads
+for t in 1 2; do
+  "$neon" explain "$model" --input "$X" --composite epsilon-gamma-box --low 0 --high 1 --threads $t \
+    --output "$tmp/R$t.npy" --quiet >/dev/null 2>&1 || bad "explain --threads $t failed"
+done
+cmp -s "$tmp/R1.npy" "$tmp/R2.npy" && ok || bad "explain: R differs between --threads 1 and 2"
 # the seed matters (noise, random order, random relevance)
 "$neon" eval "$model" --input "$X" --limit 12 --steps 10 --seed 4 --quiet --methods random --csv "$tmp/c.csv" \
   >/dev/null 2>&1 || bad "seed 4 failed"
