@@ -77,7 +77,7 @@ wait
 for t in "${targets[@]}"; do
   log="$fz/logs/$t.log"
   if [ "$(cat "$fz/logs/$t.rc" 2>/dev/null)" = 0 ]; then r=ok; else r=FOUND; status=1; fi
-  runs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+  runs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
   n=$(ls "$fz/corpus/$t" | wc -l)
