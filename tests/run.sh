@@ -44,8 +44,9 @@ if ! command -v valgrind >/dev/null; then
   echo "valgrind missing (tests/install-deps.sh installs it)" >&2
   exit 1
 fi
-# Minutes under valgrind, covered by the ASan pass instead.
-slow=" test_conv test_hygiene test_ocsvm "
+# Over a minute each under valgrind (test_hygiene 67 s, test_ocsvm 96 s on
+# the 2-core reference machine; the rest 20 s together): ASan covers them.
+slow=" test_hygiene test_ocsvm "
 vg_one() {
   local t="$1" log
   log="$(mktemp)"
