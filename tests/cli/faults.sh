@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # No partial output, end to end: every kind of file the CLI writes (npy
-# relevance, PNG heatmaps, k-means and libsvm models, eval CSV and plot)
+# relevance, PNG heatmaps and pair pictures, k-means and libsvm models,
+# eval CSV and plot)
 # fails midway under a file size limit (ulimit -f, SIGXFSZ ignored so the
 # write returns EFBIG) and must leave the earlier file of that name byte
 # for byte, no temporary file, a one-line error and a non-zero exit.  And
@@ -40,6 +41,12 @@ fail_write "explain --output" "$tmp/R.npy" 16 -- explain "$cnn" --input "$X" --o
 # heatmaps: the first PNG stops after 1 KiB
 fail_write "explain --heatmap" "$tmp/hm/sample_00000.png" 1 -- explain "$cnn" --input "$X" \
   --heatmap "$tmp/hm" --quiet
+# pair pictures of a matcher (~30 KB each; its x_/y_ heatmaps, ~2 KB, fit), stopped after 8 KiB
+if [ -f "$src/models/fmnist_matcher.onnx" ]; then
+  fail_write "explain pairs --heatmap" "$tmp/pairs/pairs_00000.png" 8 -- explain \
+    "$src/models/fmnist_matcher.onnx" --input "$src/models/fmnist_matcher.x.npy" \
+    --input2 "$src/models/fmnist_matcher.y.npy" --heatmap "$tmp/pairs" --quiet
+fi
 # k-means model (3 x 784 centroids: 9.5 KB), stopped after 4 KiB
 fail_write "fit kmeans" "$tmp/m.neonkm" 4 -- fit kmeans --data "$X" -k 3 --seed 1 --n-init 1 \
   --output "$tmp/m.neonkm"
