@@ -126,26 +126,63 @@ static void rule_z(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, lin_w
     for (int64_t j = 0; j < ni; j++) in->rel[j] += in->out[j] * w->c1[j];
 }
 
-/* Splits a into a+ (ap) and a- (an); returns 1 if a- is all zero. */
+/* 1 when every a_j >= 0 (a read-only pass that vectorizes). */
+static int all_nonneg(const float *a, int64_t n)
+{
+    int neg = 0;
+    for (int64_t j = 0; j < n; j++) neg |= a[j] < 0.0f;
+    return !neg;
+}
+
+/* Splits a into a+ (ap) and a- (an) unless a >= 0 everywhere (then nothing
+ * is written: use a itself as a+).  Returns 1 if a- is all zero. */
 static int split_sign(const float *a, int64_t n, float *ap, float *an)
 {
-    int nonneg = 1;
+    if (all_nonneg(a, n)) return 1;
     for (int64_t j = 0; j < n; j++) {
-        float v = a[j];
+        const float v = a[j];
         ap[j] = v > 0 ? v : 0.0f;
         an[j] = v < 0 ? v : 0.0f;
-        if (v < 0) nonneg = 0;
     }
-    return nonneg;
+    return 0;
 }
 
 /* ---- generalized gamma ---------------------------------------------------- */
 /* Wg+ x = W x + g W+ x ; Wg- x = (1+g) W x - g W+ x. */
+/* a >= 0 (after a ReLU), the common case: one forward GEMM (W+ a), the
+ * original W a from the cached output, and one fused element-wise pass. */
+static void gamma_nonneg(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, lin_ws *w)
+{
+    const float gm = nd->rule.gamma, e = rule_stab(&nd->rule);
+    const float *a = in->out;
+    nd->ops->apply(g, nd, NEON_W_POS, a, w->z2, N, w->layer); /* P = W+ a */
+    const float *bo = nd->lin.b, *b = bo && !nd->rule.zero_bias ? bo : NULL;
+    FOR_OUT(nd, N, i, c) {
+        const float bv = b ? b[c] : 0.0f;
+        const float bp = bv + gm * (bv > 0 ? bv : 0), bn = bv + gm * (bv < 0 ? bv : 0);
+        const float Q = nd->out[i] - (bo ? bo[c] : 0.0f), P = w->z2[i]; /* W a, W+ a */
+        const float zo = Q + bv;
+        const float R = nd->rel[i];
+        const float sp = zo > 0 ? R / stab(Q + gm * P + bp, e) : 0.0f;           /* s  */
+        const float sn = zo < 0 ? R / stab((1 + gm) * Q - gm * P + bn, e) : 0.0f; /* s' */
+        w->z3[i] = sp + (1 + gm) * sn; /* t1 */
+        w->z4[i] = gm * (sp - sn);     /* t3 */
+    }
+    /* c = W^T t1 + W+^T t3 ;  R = a c */
+    apply_t2(g, nd, NEON_W_ORIG, w->z3, NEON_W_POS, w->z4, w->c1, N, w->layer, 0);
+    const int64_t ni = N * in->size;
+    for (int64_t j = 0; j < ni; j++) in->rel[j] += a[j] * w->c1[j];
+}
+
 static void rule_gamma(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, lin_ws *w)
 {
     const float gm = nd->rule.gamma, e = rule_stab(&nd->rule);
     const int64_t ni = N * in->size;
-    const int nonneg = split_sign(in->out, ni, w->ap, w->an);
+    if (all_nonneg(in->out, ni)) {
+        gamma_nonneg(g, nd, in, N, w);
+        return;
+    }
+    const int nonneg = split_sign(in->out, ni, w->ap, w->an); /* 0 here */
     const float *bz = bias_of(nd, B_ID, 0, w->bias);
     /* Q1 = W a+ (z1), P1 = W+ a+ (z2) */
     if (nonneg) wa_from_forward(nd, N, w->z1);
@@ -201,10 +238,11 @@ static void rule_alphabeta(neon_graph *g, neon_node *nd, neon_node *in, int64_t 
     const float e = rule_stab(&nd->rule);
     const int64_t ni = N * in->size;
     const int nonneg = split_sign(in->out, ni, w->ap, w->an);
+    const float *ap = nonneg ? in->out : w->ap; /* a+ */
     const float *b = nd->lin.b && !nd->rule.zero_bias ? nd->lin.b : NULL;
     /* z1 = W+ a+ , z2 = W- a+ , z3 = W+ a- , z4 = W- a- */
-    nd->ops->apply(g, nd, NEON_W_POS, w->ap, w->z1, N, w->layer);
-    if (be != 0.0f) nd->ops->apply(g, nd, NEON_W_NEG, w->ap, w->z2, N, w->layer);
+    nd->ops->apply(g, nd, NEON_W_POS, ap, w->z1, N, w->layer);
+    if (be != 0.0f) nd->ops->apply(g, nd, NEON_W_NEG, ap, w->z2, N, w->layer);
     if (!nonneg) {
         if (be != 0.0f) nd->ops->apply(g, nd, NEON_W_POS, w->an, w->z3, N, w->layer);
         nd->ops->apply(g, nd, NEON_W_NEG, w->an, w->z4, N, w->layer);
@@ -227,8 +265,10 @@ static void rule_alphabeta(neon_graph *g, neon_node *nd, neon_node *in, int64_t 
         if (be != 0.0f) apply_t2(g, nd, NEON_W_NEG, w->z1, NEON_W_POS, w->z2, w->c2, N, w->layer, 0);
         else nd->ops->apply_t(g, nd, NEON_W_NEG, w->z1, w->c2, N, w->layer, 0);
     }
-    for (int64_t j = 0; j < ni; j++)
-        in->rel[j] += w->ap[j] * w->c1[j] + (nonneg ? 0.0f : w->an[j] * w->c2[j]);
+    if (nonneg)
+        for (int64_t j = 0; j < ni; j++) in->rel[j] += ap[j] * w->c1[j];
+    else
+        for (int64_t j = 0; j < ni; j++) in->rel[j] += ap[j] * w->c1[j] + w->an[j] * w->c2[j];
 }
 
 /* ---- flat and w^2: inputs replaced by 1, z independent of the sample ------- */
