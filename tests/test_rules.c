@@ -317,6 +317,63 @@ static void test_conservation(void **s)
     neon_ctx_destroy(ctx);
 }
 
+/* Wide layers run the rules in sample chunks (about 2M floats of input +
+ * output per pass): a batch that spans several chunks equals per-sample. */
+static void test_chunked_batches(void **s)
+{
+    (void)s;
+    const neon_rule_kind kinds[] = {NEON_RULE_EPSILON, NEON_RULE_GAMMA, NEON_RULE_ALPHABETA,
+                                    NEON_RULE_ZBOX, NEON_RULE_FLAT};
+    neon_ctx *ctx = tu_ctx();
+    tu_rng rng;
+    tu_seed(&rng, 77);
+    neon_graph *g;
+    assert_int_equal(neon_graph_create(ctx, &g), NEON_OK);
+    int x, c;
+    const int64_t shp[3] = {4, 300, 300}; /* in + out = 720k floats: chunks of 2 */
+    assert_int_equal(neon_graph_add_input(g, "x", 3, shp, &x), NEON_OK);
+    neon_conv2d_params cp = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    float W[4 * 4 * 9], b[4];
+    tu_fill(&rng, W, 4 * 4 * 9, -1, 1);
+    tu_fill(&rng, b, 4, -0.3f, 0.3f);
+    assert_int_equal(neon_graph_add_conv2d(g, "conv", x, 4, &cp, W, b, &c), NEON_OK);
+    const int64_t N = 3, I = 4 * 300 * 300;
+    float *a = malloc((size_t)(N * I) * sizeof *a), *R = malloc((size_t)(N * I) * sizeof *R);
+    float *Rb = malloc((size_t)(N * I) * sizeof *Rb);
+    tu_fill(&rng, a, N * I, 0.0f, 1.0f);
+    tu_fill(&rng, R, N * I, -1.0f, 1.0f);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        neon_rule r = neon_rule_default(kinds[k]);
+        r.low = 0;
+        r.high = 1;
+        neon_rules *rs;
+        assert_int_equal(neon_rules_create(ctx, &rs), NEON_OK);
+        assert_int_equal(neon_rules_set_uniform(rs, &r), NEON_OK);
+        assert_int_equal(neon_graph_set_rules(g, rs), NEON_OK);
+        neon_rules_destroy(rs);
+        neon_tensor xt = {a, 4, {N, 4, 300, 300}}, rel;
+        assert_int_equal(neon_graph_forward(g, &xt, NULL), NEON_OK);
+        assert_int_equal(neon_graph_relprop(g, R), NEON_OK);
+        assert_int_equal(neon_graph_relevance(g, x, &rel), NEON_OK);
+        memcpy(Rb, rel.data, (size_t)(N * I) * sizeof *Rb);
+        for (int64_t n = 0; n < N; n++) {
+            neon_tensor x1 = {a + n * I, 4, {1, 4, 300, 300}};
+            assert_int_equal(neon_graph_forward(g, &x1, NULL), NEON_OK);
+            assert_int_equal(neon_graph_relprop(g, R + n * I), NEON_OK);
+            assert_int_equal(neon_graph_relevance(g, x, &rel), NEON_OK);
+            char what[64];
+            snprintf(what, sizeof what, "chunked %s sample %lld", neon_rule_name(kinds[k]),
+                     (long long)n);
+            tu_assert_close(Rb + n * I, rel.data, I, 1e-6, 1e-5, what);
+        }
+    }
+    free(a);
+    free(R);
+    free(Rb);
+    neon_graph_destroy(g);
+    neon_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_alphabeta3), cmocka_unit_test(test_flat),
         cmocka_unit_test(test_wsquare),    cmocka_unit_test(test_zbox),
         cmocka_unit_test(test_conservation),
+        cmocka_unit_test(test_chunked_batches),
     };
     return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
 }

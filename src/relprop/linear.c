@@ -30,9 +30,25 @@ typedef struct lin_ws {
     float *lo, *hi;        /* (in) per-sample bounds / ones */
 } lin_ws;
 
+/* Samples per pass of the rules.  The element-wise steps stream every
+ * buffer once or twice; on wide layers a whole batch is far larger than the
+ * caches, so kinds whose apply/apply_t are pure functions of the pointers
+ * they get (no per-sample state) run in chunks of about 2M floats of
+ * (input + output) values. */
+static int64_t chunk_of(const neon_node *nd, const neon_node *in, int64_t N)
+{
+    const neon_layer_ops *o = nd->ops;
+    if (o != &neon_dense_ops && o != &neon_conv2d_ops && o != &neon_batchnorm_ops &&
+        o != &neon_avgpool2d_ops && o != &neon_gavgpool_ops)
+        return N;
+    int64_t nb = ((int64_t)2 << 20) / (in->size + nd->size);
+    return nb < 1 ? 1 : nb > N ? N : nb;
+}
+
 size_t neon_linear_workspace(const neon_node *nd, const neon_node *in, int64_t N)
 {
-    return (size_t)(4 * N * in->size + 4 * N * nd->size + 2 * nd->lin.out_ch + 2 * in->size + 64);
+    const int64_t nb = chunk_of(nd, in, N);
+    return (size_t)(4 * nb * in->size + 4 * nb * nd->size + 2 * nd->lin.out_ch + 2 * in->size + 64);
 }
 
 static lin_ws carve(neon_graph *g, const neon_node *nd, const neon_node *in, int64_t N)
@@ -320,17 +336,9 @@ static void rule_zbox(neon_graph *g, neon_node *nd, neon_node *in, int64_t N, li
         }
 }
 
-neon_status neon_linear_relprop(neon_graph *g, neon_node *nd, int64_t N)
+static void rule_dispatch(neon_graph *g, neon_node *nd, neon_node *in, int64_t N)
 {
-    neon_node *in = neon_in(g, nd, 0);
     lin_ws w = carve(g, nd, in, N);
-    if (nd->lin.has_root && nd->rule.kind != NEON_RULE_LRP0 && nd->rule.kind != NEON_RULE_EPSILON) {
-        char lb[128];
-        return neon_fail(g->ctx, NEON_ERR_UNSUPPORTED,
-                         "node %s has root points (the midpoint rule): only lrp0/epsilon apply, "
-                         "not %s",
-                         neon_node_label(nd, lb, sizeof lb), neon_rule_name(nd->rule.kind));
-    }
     switch (nd->rule.kind) {
     case NEON_RULE_EPSILON: rule_z(g, nd, in, N, &w, nd->rule.epsilon); break;
     case NEON_RULE_GAMMA: rule_gamma(g, nd, in, N, &w); break;
@@ -340,6 +348,33 @@ neon_status neon_linear_relprop(neon_graph *g, neon_node *nd, int64_t N)
     case NEON_RULE_WSQUARE: rule_flat_wsq(g, nd, in, N, &w); break;
     case NEON_RULE_ZBOX: rule_zbox(g, nd, in, N, &w); break;
     default: rule_z(g, nd, in, N, &w, rule_stab(&nd->rule)); break;
+    }
+}
+
+neon_status neon_linear_relprop(neon_graph *g, neon_node *nd, int64_t N)
+{
+    neon_node *in = neon_in(g, nd, 0);
+    if (nd->lin.has_root && nd->rule.kind != NEON_RULE_LRP0 && nd->rule.kind != NEON_RULE_EPSILON) {
+        char lb[128];
+        return neon_fail(g->ctx, NEON_ERR_UNSUPPORTED,
+                         "node %s has root points (the midpoint rule): only lrp0/epsilon apply, "
+                         "not %s",
+                         neon_node_label(nd, lb, sizeof lb), neon_rule_name(nd->rule.kind));
+    }
+    const int64_t nb = chunk_of(nd, in, N);
+    if (nb >= N) {
+        rule_dispatch(g, nd, in, N);
+        return NEON_OK;
+    }
+    /* shallow copies whose buffers start at the chunk (the kinds allowed by
+     * chunk_of read nothing but params, weights and the pointers given) */
+    for (int64_t n0 = 0; n0 < N; n0 += nb) {
+        neon_node ndc = *nd, inc = *in;
+        ndc.out = nd->out + n0 * nd->size;
+        ndc.rel = nd->rel + n0 * nd->size;
+        inc.out = in->out + n0 * in->size;
+        inc.rel = in->rel + n0 * in->size;
+        rule_dispatch(g, &ndc, &inc, N - n0 < nb ? N - n0 : nb);
     }
     return NEON_OK;
 }
