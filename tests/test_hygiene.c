@@ -103,34 +103,7 @@ static void test_parallel_contexts(void **state)
 
 /* ---- failing allocator ------------------------------------------------------------ */
 
-typedef struct counting {
-    long live;     /* blocks currently allocated */
-    long calls;    /* alloc + realloc calls so far */
-    long fail_at;  /* 1-based call that fails; 0: none */
-} counting;
-
-static void *c_alloc(size_t size, void *user)
-{
-    counting *c = user;
-    if (++c->calls == c->fail_at) return NULL;
-    void *p = malloc(size);
-    if (p) c->live++;
-    return p;
-}
-static void *c_realloc(void *p, size_t size, void *user)
-{
-    counting *c = user;
-    if (++c->calls == c->fail_at) return NULL;
-    void *q = realloc(p, size);
-    if (q && !p) c->live++;
-    return q;
-}
-static void c_free(void *p, void *user)
-{
-    counting *c = user;
-    if (p) c->live--;
-    free(p);
-}
+typedef tu_counting counting;
 
 /* One whole job on a context with the counting allocator. */
 typedef neon_status (*pipeline_fn)(neon_ctx *ctx, const void *arg);
@@ -139,7 +112,7 @@ typedef neon_status (*pipeline_fn)(neon_ctx *ctx, const void *arg);
 static neon_status run_counted(pipeline_fn fn, const void *arg, long fail_at, counting *c)
 {
     *c = (counting){0, 0, fail_at};
-    neon_allocator a = {c_alloc, c_realloc, c_free, c};
+    neon_allocator a = tu_counting_allocator(c);
     neon_ctx *ctx = NULL;
     neon_status st = neon_ctx_create(&ctx, &a);
     if (st != NEON_OK) {

@@ -340,32 +340,7 @@ static void test_bilrp_driver(void **s)
 
 /* ---- allocation failures ------------------------------------------------------------ */
 
-typedef struct counting {
-    int64_t calls, fail_at, live;
-} counting;
-
-static void *c_alloc(size_t size, void *user)
-{
-    counting *c = user;
-    if (c->fail_at && ++c->calls == c->fail_at) return NULL;
-    void *p = malloc(size);
-    if (p) c->live++;
-    return p;
-}
-static void *c_realloc(void *p, size_t size, void *user)
-{
-    counting *c = user;
-    if (c->fail_at && ++c->calls == c->fail_at) return NULL;
-    void *q = realloc(p, size);
-    if (q && !p) c->live++;
-    return q;
-}
-static void c_free(void *p, void *user)
-{
-    counting *c = user;
-    if (p) c->live--;
-    free(p);
-}
+typedef tu_counting counting;
 
 /* Failing the n-th allocation of a BiLRP call (with marginals, through the
  * factorized path: 7 slots per sample above a 5-unit layer), for every n:
@@ -375,7 +350,7 @@ static void test_alloc_failures(void **s)
 {
     (void)s;
     counting c = {0, 0, 0};
-    neon_allocator a = {c_alloc, c_realloc, c_free, &c};
+    neon_allocator a = tu_counting_allocator(&c);
     neon_ctx *ctx;
     assert_int_equal(neon_ctx_create(&ctx, &a), NEON_OK);
     neon_ctx_set_log(ctx, NULL, NEON_LOG_ERROR, NULL);

@@ -379,32 +379,7 @@ static void test_supported_list(void **state)
 
 /* ---- allocation failures: every allocation of an import may fail --------------- */
 
-typedef struct counting {
-    long live, calls, fail_at; /* fail the fail_at-th allocation (1-based), 0 = never */
-} counting;
-
-static void *c_alloc(size_t size, void *user)
-{
-    counting *c = user;
-    if (c->fail_at && ++c->calls == c->fail_at) return NULL;
-    void *p = malloc(size);
-    if (p) c->live++;
-    return p;
-}
-static void *c_realloc(void *p, size_t size, void *user)
-{
-    counting *c = user;
-    if (c->fail_at && ++c->calls == c->fail_at) return NULL;
-    void *q = realloc(p, size);
-    if (q && !p) c->live++;
-    return q;
-}
-static void c_free(void *p, void *user)
-{
-    counting *c = user;
-    if (p) c->live--;
-    free(p);
-}
+typedef tu_counting counting;
 
 static void test_alloc_failures(void **state)
 {
@@ -414,7 +389,7 @@ static void test_alloc_failures(void **state)
     int saw_ok = 0;
     for (long k = 1; k < 5000 && !saw_ok; k++) {
         counting c = {0, 0, 0};
-        neon_allocator a = {c_alloc, c_realloc, c_free, &c};
+        neon_allocator a = tu_counting_allocator(&c);
         neon_ctx *ctx = NULL;
         assert_int_equal(neon_ctx_create(&ctx, &a), NEON_OK);
         c.fail_at = k;

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 void tu_seed(tu_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull; if (!r->s) r->s = 1; }
 
@@ -66,6 +67,37 @@ double tu_sum(const float *x, int64_t n)
     double s = 0;
     for (int64_t i = 0; i < n; i++) s += x[i];
     return s;
+}
+
+static void *cnt_alloc(size_t size, void *user)
+{
+    tu_counting *c = user;
+    if (++c->calls == c->fail_at) return NULL;
+    void *p = malloc(size);
+    if (p) c->live++;
+    return p;
+}
+
+static void *cnt_realloc(void *p, size_t size, void *user)
+{
+    tu_counting *c = user;
+    if (++c->calls == c->fail_at) return NULL;
+    void *q = realloc(p, size);
+    if (q && !p) c->live++;
+    return q;
+}
+
+static void cnt_free(void *p, void *user)
+{
+    tu_counting *c = user;
+    if (p) c->live--;
+    free(p);
+}
+
+neon_allocator tu_counting_allocator(tu_counting *c)
+{
+    neon_allocator a = {cnt_alloc, cnt_realloc, cnt_free, c};
+    return a;
 }
 
 neon_ctx *tu_ctx(void)

@@ -25,6 +25,14 @@ void tu_assert_closed(const double *a, const double *b, int64_t n, double atol, 
                       const char *what);
 double tu_sum(const float *x, int64_t n);
 
+/* A counting allocator that can fail: the fail_at-th alloc/realloc call
+ * (1-based; 0 = never) returns NULL; live counts the blocks not yet freed,
+ * so a leak-free run ends with live == 0. */
+typedef struct tu_counting {
+    long live, calls, fail_at;
+} tu_counting;
+neon_allocator tu_counting_allocator(tu_counting *c);
+
 /* A context with the log silenced; failing creation fails the test. */
 neon_ctx *tu_ctx(void);
 /* Path under the source tree: tu_path(buf, "models/x.onnx"). */
