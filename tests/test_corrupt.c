@@ -351,6 +351,15 @@ static void test_svm_valid_file_loads(void **state)
     neon_ctx_destroy(ctx);
 }
 
+/* fuzz_libsvm found it: a 127-byte file naming feature 377777777 made the
+ * model allocate its dense centre (3 GB) */
+static void test_svm_feature_index_huge(void **state)
+{
+    (void)state;
+    svm_expect("huge_index.libsvm", HDR "SV\n0.5 1:1 377777777:0.5\n0.25 2:-1\n",
+               NEON_ERR_UNSUPPORTED, "feature index 377777777", "huge_index.libsvm");
+}
+
 static void test_svm_empty_file(void **state)
 {
     (void)state;
@@ -499,7 +508,8 @@ int main(void)
         T(test_km_npy_one_centroid), T(test_km_npy_nan_centroid), T(test_km_npy_truncated),
         T(test_km_directory),
 #ifdef NEON_WITH_LIBSVM
-        T(test_svm_valid_file_loads), T(test_svm_empty_file), T(test_svm_missing_header_lines),
+        T(test_svm_valid_file_loads), T(test_svm_empty_file), T(test_svm_feature_index_huge),
+        T(test_svm_missing_header_lines),
         T(test_svm_rho_before_nr_class), T(test_svm_header_line_twice), T(test_svm_nr_class),
         T(test_svm_no_support_vectors), T(test_svm_total_sv_lies), T(test_svm_value_missing),
         T(test_svm_last_line_cut), T(test_svm_empty_sv_line), T(test_svm_bad_coefficient),

@@ -55,6 +55,11 @@ static neon_status extract(neon_ocsvm *m, const char *what)
         }
     }
     m->sv_start[M] = k;
+    if (maxi > NEON_OCSVM_MAX_FEATURES)
+        return neon_fail(ctx, NEON_ERR_UNSUPPORTED,
+                         "%s: feature index %lld exceeds the supported %d features (the "
+                         "neuralized model holds the support vectors densely)",
+                         what, (long long)maxi, NEON_OCSVM_MAX_FEATURES);
     if (m->dim < maxi) m->dim = maxi;
     return neon_ocsvm_derive(m, what);
 }

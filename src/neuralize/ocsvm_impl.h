@@ -4,6 +4,11 @@
 #ifndef NEON_OCSVM_IMPL_H
 #define NEON_OCSVM_IMPL_H
 
+/* Highest feature index a model may use: the graph stores the support
+ * vectors densely (n_sv x D floats), so a sparse file naming feature 10^9
+ * would ask for gigabytes; 2^24 features x 500 SVs is already 32 GB. */
+#define NEON_OCSVM_MAX_FEATURES (1 << 24)
+
 #include "core.h"
 #include "neonlrp/neuralize.h"
 
