@@ -15,52 +15,6 @@
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 
-static char g_dir[64];
-static size_t g_max_alloc;
-
-static void *rec_alloc(size_t n, void *u) { (void)u; if (n > g_max_alloc) g_max_alloc = n; return malloc(n); }
-static void *rec_realloc(void *p, size_t n, void *u) { (void)u; if (n > g_max_alloc) g_max_alloc = n; return realloc(p, n); }
-static void rec_free(void *p, void *u) { (void)u; free(p); }
-
-static neon_ctx *rec_ctx(void)
-{
-    neon_allocator a = {rec_alloc, rec_realloc, rec_free, NULL};
-    neon_ctx *ctx = NULL;
-    assert_int_equal(neon_ctx_create(&ctx, &a), NEON_OK);
-    g_max_alloc = 0;
-    return ctx;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/neon_test_idx_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_dir);
-    return 0;
-}
-
-static const char *tmp(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", g_dir, name);
-    return buf;
-}
 
 static void put_file(const char *path, const void *b, size_t n)
 {
@@ -165,8 +119,8 @@ static void check_all_sources(const uint8_t *raw, size_t n, float scale, int ndi
     size_t gzlen;
     uint8_t *gz = gzip_buf(raw, n, &gzlen);
     char pp[256], pg[256];
-    put_file(tmp(pp, sizeof pp, "plain.idx"), raw, n);
-    put_file(tmp(pg, sizeof pg, "packed.idx.gz"), gz, gzlen);
+    put_file(tu_scratch_path(pp, sizeof pp, "plain.idx"), raw, n);
+    put_file(tu_scratch_path(pg, sizeof pg, "packed.idx.gz"), gz, gzlen);
     for (int src = 0; src < 4; src++) {
         neon_tensor t;
         neon_status st = src == 0 ? neon_idx_parse(ctx, raw, n, "mem", scale, &t)
@@ -274,10 +228,10 @@ static void test_large_gzip(void **state)
  * gz_part is NULL. */
 static void expect_bad(const uint8_t *raw, size_t n, const char *part, const char *gz_part)
 {
-    neon_ctx *ctx = rec_ctx();
+    neon_ctx *ctx = tu_rec_ctx();
     char p[256];
     neon_tensor t;
-    put_file(tmp(p, sizeof p, "bad.idx"), raw, n);
+    put_file(tu_scratch_path(p, sizeof p, "bad.idx"), raw, n);
     neon_status st = neon_idx_read(ctx, p, 0.0f, &t);
     if (st != NEON_ERR_FORMAT || !strstr(neon_errmsg(ctx), part))
         print_error("expected '%s', got %d: %s\n", part, (int)st, neon_errmsg(ctx));
@@ -291,7 +245,7 @@ static void expect_bad(const uint8_t *raw, size_t n, const char *part, const cha
     if (gz_part) {
         size_t gzlen;
         uint8_t *gz = gzip_buf(raw, n, &gzlen);
-        put_file(tmp(p, sizeof p, "bad.idx.gz"), gz, gzlen);
+        put_file(tu_scratch_path(p, sizeof p, "bad.idx.gz"), gz, gzlen);
         st = neon_idx_read(ctx, p, 0.0f, &t);
         if (st != NEON_ERR_FORMAT || !strstr(neon_errmsg(ctx), gz_part))
             print_error("gz: expected '%s', got %d: %s\n", gz_part, (int)st, neon_errmsg(ctx));
@@ -303,7 +257,7 @@ static void expect_bad(const uint8_t *raw, size_t n, const char *part, const cha
         assert_non_null(strstr(neon_errmsg(ctx), gz_part));
         free(gz);
     }
-    assert_true(g_max_alloc < (8u << 20));
+    assert_true(tu_rec_max() < (8u << 20));
     neon_ctx_destroy(ctx);
 }
 
@@ -353,11 +307,11 @@ static void test_gzip_lying_header(void **state)
     for (size_t i = 12; i < n; i++) raw[i] = (uint8_t)(tu_uniform(&r) * 256);
     size_t gzlen;
     uint8_t *gz = gzip_buf(raw, n, &gzlen);
-    neon_ctx *ctx = rec_ctx();
+    neon_ctx *ctx = tu_rec_ctx();
     neon_tensor t;
     assert_int_equal(neon_idx_parse(ctx, gz, gzlen, "liar.gz", 0.0f, &t), NEON_ERR_FORMAT);
     assert_non_null(strstr(neon_errmsg(ctx), "truncated data"));
-    assert_true(g_max_alloc <= (8u << 20)); /* not 400 MB */
+    assert_true(tu_rec_max() <= (8u << 20)); /* not 400 MB */
     free(gz);
     /* the same data with an honest header: corrupt and truncated gzip streams */
     uint32_t honest[2] = {200, 1000};
@@ -366,7 +320,7 @@ static void test_gzip_lying_header(void **state)
     assert_int_equal(neon_idx_parse(ctx, gz, gzlen, "honest.gz", 0.0f, &t), NEON_OK);
     neon_tensor_free(ctx, &t);
     char p[256];
-    put_file(tmp(p, sizeof p, "cut.gz"), gz, gzlen / 3);
+    put_file(tu_scratch_path(p, sizeof p, "cut.gz"), gz, gzlen / 3);
     assert_int_equal(neon_idx_read(ctx, p, 0.0f, &t), NEON_ERR_FORMAT);
     assert_non_null(strstr(neon_errmsg(ctx), p));
     assert_non_null(strstr(neon_errmsg(ctx), "truncated gzip"));
@@ -374,7 +328,7 @@ static void test_gzip_lying_header(void **state)
     assert_non_null(strstr(neon_errmsg(ctx), "truncated gzip"));
     gz[gzlen / 2] ^= 0x55;
     gz[gzlen / 2 + 1] ^= 0xaa;
-    put_file(tmp(p, sizeof p, "corrupt.gz"), gz, gzlen);
+    put_file(tu_scratch_path(p, sizeof p, "corrupt.gz"), gz, gzlen);
     assert_int_equal(neon_idx_read(ctx, p, 0.0f, &t), NEON_ERR_FORMAT);
     assert_non_null(strstr(neon_errmsg(ctx), p));
     assert_int_equal(neon_idx_parse(ctx, gz, gzlen, "corrupt.gz", 0.0f, &t), NEON_ERR_FORMAT);
@@ -391,9 +345,9 @@ static void test_missing_file(void **state)
     neon_ctx *ctx = tu_ctx();
     neon_tensor t;
     char p[256];
-    assert_int_equal(neon_idx_read(ctx, tmp(p, sizeof p, "absent.gz"), 0.0f, &t), NEON_ERR_IO);
+    assert_int_equal(neon_idx_read(ctx, tu_scratch_path(p, sizeof p, "absent.gz"), 0.0f, &t), NEON_ERR_IO);
     assert_non_null(strstr(neon_errmsg(ctx), p));
-    assert_int_equal(neon_idx_read(ctx, g_dir, 0.0f, &t), NEON_ERR_IO);
+    assert_int_equal(neon_idx_read(ctx, tu_scratch_dir(), 0.0f, &t), NEON_ERR_IO);
     assert_int_equal(neon_idx_parse(ctx, NULL, 4, "x", 0.0f, &t), NEON_ERR_INVALID);
     neon_ctx_destroy(ctx);
 }
@@ -409,5 +363,5 @@ int main(void)
         cmocka_unit_test(test_gzip_lying_header),
         cmocka_unit_test(test_missing_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_scratch_setup, tu_scratch_teardown);
 }

@@ -18,57 +18,11 @@
 
 /* ---- fixtures: a scratch directory and an allocator that records sizes -- */
 
-static char g_dir[64];
-static size_t g_max_alloc;
-
-static void *rec_alloc(size_t n, void *u) { (void)u; if (n > g_max_alloc) g_max_alloc = n; return malloc(n); }
-static void *rec_realloc(void *p, size_t n, void *u) { (void)u; if (n > g_max_alloc) g_max_alloc = n; return realloc(p, n); }
-static void rec_free(void *p, void *u) { (void)u; free(p); }
-
-static neon_ctx *rec_ctx(void)
-{
-    neon_allocator a = {rec_alloc, rec_realloc, rec_free, NULL};
-    neon_ctx *ctx = NULL;
-    assert_int_equal(neon_ctx_create(&ctx, &a), NEON_OK);
-    g_max_alloc = 0;
-    return ctx;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/neon_test_npy_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            if (rmdir(p) != 0) unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_dir);
-    return 0;
-}
-
-static const char *tmp(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", g_dir, name);
-    return buf;
-}
 
 static int count_entries(void)
 {
     int n = 0;
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(tu_scratch_dir());
     assert_non_null(d);
     struct dirent *e;
     while ((e = readdir(d)))
@@ -129,7 +83,7 @@ static void test_roundtrip_ranks(void **state)
         tu_fill(&r, t.data, n, -3.0f, 3.0f);
         char p[256], name[32];
         snprintf(name, sizeof name, "rank%zu.npy", c);
-        assert_int_equal(neon_npy_write(ctx, tmp(p, sizeof p, name), &t), NEON_OK);
+        assert_int_equal(neon_npy_write(ctx, tu_scratch_path(p, sizeof p, name), &t), NEON_OK);
         assert_int_equal(neon_npy_read(ctx, p, &u), NEON_OK);
         assert_int_equal(u.ndim, t.ndim);
         for (int i = 0; i < t.ndim; i++) assert_int_equal(u.shape[i], t.shape[i]);
@@ -164,7 +118,7 @@ static void test_header_text(void **state)
     char p[256];
     uint8_t raw[256];
     assert_int_equal(neon_tensor_alloc(ctx, &t, 1, s1), NEON_OK);
-    assert_int_equal(neon_npy_write(ctx, tmp(p, sizeof p, "h1.npy"), &t), NEON_OK);
+    assert_int_equal(neon_npy_write(ctx, tu_scratch_path(p, sizeof p, "h1.npy"), &t), NEON_OK);
     size_t len = get_file(p, raw, sizeof raw);
     assert_int_equal(len, 128 + 12); /* like numpy: 10 + 57 + 1 padded to 128 */
     assert_memory_equal(raw + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 57);
@@ -198,7 +152,7 @@ static void test_float64_file(void **state)
     }
     size_t n = make_npy(buf, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", data, 48);
     char p[256];
-    put_file(tmp(p, sizeof p, "f8.npy"), buf, n);
+    put_file(tu_scratch_path(p, sizeof p, "f8.npy"), buf, n);
     neon_tensor t;
     assert_int_equal(neon_npy_read(ctx, p, &t), NEON_OK);
     assert_int_equal(t.ndim, 2);
@@ -270,9 +224,9 @@ static void test_header_variants(void **state)
  * the file in the message, mention `part`, and not allocate much. */
 static void expect_bad(const void *buf, size_t n, neon_status want, const char *part)
 {
-    neon_ctx *ctx = rec_ctx();
+    neon_ctx *ctx = tu_rec_ctx();
     char p[256];
-    put_file(tmp(p, sizeof p, "bad.npy"), buf, n);
+    put_file(tu_scratch_path(p, sizeof p, "bad.npy"), buf, n);
     neon_tensor t;
     t.data = (float *)1;
     neon_status st = neon_npy_read(ctx, p, &t);
@@ -286,7 +240,7 @@ static void expect_bad(const void *buf, size_t n, neon_status want, const char *
     assert_int_equal(st, want);
     assert_non_null(strstr(neon_errmsg(ctx), "memfile.npy"));
     assert_non_null(strstr(neon_errmsg(ctx), part));
-    assert_true(g_max_alloc < (1u << 20));
+    assert_true(tu_rec_max() < (1u << 20));
     neon_ctx_destroy(ctx);
 }
 
@@ -368,9 +322,9 @@ static void test_missing_file(void **state)
     neon_ctx *ctx = tu_ctx();
     neon_tensor t;
     char p[256];
-    assert_int_equal(neon_npy_read(ctx, tmp(p, sizeof p, "nope.npy"), &t), NEON_ERR_IO);
+    assert_int_equal(neon_npy_read(ctx, tu_scratch_path(p, sizeof p, "nope.npy"), &t), NEON_ERR_IO);
     assert_non_null(strstr(neon_errmsg(ctx), p));
-    assert_int_equal(neon_npy_read(ctx, g_dir, &t), NEON_ERR_IO);
+    assert_int_equal(neon_npy_read(ctx, tu_scratch_dir(), &t), NEON_ERR_IO);
     assert_int_equal(neon_npy_read(ctx, NULL, &t), NEON_ERR_INVALID);
     neon_ctx_destroy(ctx);
 }
@@ -385,7 +339,7 @@ static void test_write_missing_dir(void **state)
     neon_tensor t;
     assert_int_equal(neon_tensor_alloc(ctx, &t, 1, s), NEON_OK);
     char p[256];
-    tmp(p, sizeof p, "no/such/dir/x.npy");
+    tu_scratch_path(p, sizeof p, "no/such/dir/x.npy");
     int before = count_entries();
     assert_int_equal(neon_npy_write(ctx, p, &t), NEON_ERR_IO);
     assert_non_null(strstr(neon_errmsg(ctx), p));
@@ -400,7 +354,7 @@ static void test_atomic_abort_keeps_old(void **state)
     neon_ctx *ctx = tu_ctx();
     char p[256];
     const char old[] = "old contents, must survive";
-    put_file(tmp(p, sizeof p, "keep.bin"), old, sizeof old);
+    put_file(tu_scratch_path(p, sizeof p, "keep.bin"), old, sizeof old);
     int before = count_entries();
 
     neon_atomic_file af;
@@ -436,7 +390,7 @@ static void test_atomic_commit_failure(void **state)
     (void)state;
     neon_ctx *ctx = tu_ctx();
     char p[256];
-    tmp(p, sizeof p, "becomes_dir");
+    tu_scratch_path(p, sizeof p, "becomes_dir");
     int before = count_entries();
     neon_atomic_file af;
     assert_int_equal(neon_atomic_begin(ctx, p, &af), NEON_OK);
@@ -457,7 +411,7 @@ static void test_atomic_commit_failure(void **state)
     unlink(q);
     rmdir(p);
     /* begin on a directory fails cleanly */
-    assert_int_equal(neon_atomic_begin(ctx, g_dir, &af), NEON_ERR_IO);
+    assert_int_equal(neon_atomic_begin(ctx, tu_scratch_dir(), &af), NEON_ERR_IO);
     assert_null(af.fp);
     neon_atomic_abort(ctx, &af);
     neon_ctx_destroy(ctx);
@@ -468,7 +422,7 @@ static void test_atomic_overwrite_mode(void **state)
     (void)state;
     neon_ctx *ctx = tu_ctx();
     char p[256];
-    put_file(tmp(p, sizeof p, "mode.npy"), "old", 3);
+    put_file(tu_scratch_path(p, sizeof p, "mode.npy"), "old", 3);
     assert_int_equal(chmod(p, 0640), 0);
     int64_t s[2] = {2, 2};
     neon_tensor t, u;
@@ -483,7 +437,7 @@ static void test_atomic_overwrite_mode(void **state)
     /* a new file gets 0666 & ~umask, not mkstemp's 0600 */
     mode_t old = umask(022);
     char q[256];
-    assert_int_equal(neon_npy_write(ctx, tmp(q, sizeof q, "fresh.npy"), &t), NEON_OK);
+    assert_int_equal(neon_npy_write(ctx, tu_scratch_path(q, sizeof q, "fresh.npy"), &t), NEON_OK);
     umask(old);
     assert_int_equal(stat(q, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0644);
@@ -500,7 +454,7 @@ static void test_write_fails_midway(void **state)
     neon_ctx *ctx = tu_ctx();
     char p[256];
     const char old[] = "previous npy bytes";
-    put_file(tmp(p, sizeof p, "midway.npy"), old, sizeof old);
+    put_file(tu_scratch_path(p, sizeof p, "midway.npy"), old, sizeof old);
     int before = count_entries();
     int64_t s[2] = {256, 256}; /* 256 KiB of data */
     neon_tensor t;
@@ -556,5 +510,5 @@ int main(void)
         cmocka_unit_test(test_write_fails_midway),
         cmocka_unit_test(test_tensor_alloc_invalid),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_scratch_setup, tu_scratch_teardown);
 }

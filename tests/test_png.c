@@ -15,43 +15,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static char g_dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/neon_test_png_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_dir);
-    return 0;
-}
-
-static const char *tmp(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", g_dir, name);
-    return buf;
-}
 
 static int count_entries(void)
 {
     int n = 0;
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(tu_scratch_dir());
     assert_non_null(d);
     struct dirent *e;
     while ((e = readdir(d)))
@@ -98,7 +66,7 @@ static void test_heatmap_colours(void **state)
     /* 2 x 3: zero, +max, -max / +half, -half, tiny positive (5e-5 of the scale) */
     const float R[6] = {0.0f, 2.0f, -2.0f, 1.0f, -1.0f, 0.0001f};
     char p[256];
-    assert_int_equal(neon_heatmap_png(ctx, tmp(p, sizeof p, "h.png"), R, 2, 3, NULL, 0, 0, 0, NULL), NEON_OK);
+    assert_int_equal(neon_heatmap_png(ctx, tu_scratch_path(p, sizeof p, "h.png"), R, 2, 3, NULL, 0, 0, 0, NULL), NEON_OK);
     rgb_image im = read_png(p);
     assert_int_equal(im.w, 3);
     assert_int_equal(im.h, 2);
@@ -120,7 +88,7 @@ static void test_heatmap_opts(void **state)
     char p[256];
     /* explicit vmax with clipping, gamma 0.5 (0.25 -> 0.5), scale 3 */
     neon_heatmap_opts o = {1.0f, 3, 0.5f};
-    assert_int_equal(neon_heatmap_png(ctx, tmp(p, sizeof p, "o.png"), R, 2, 2, NULL, 0, 0, 0, &o), NEON_OK);
+    assert_int_equal(neon_heatmap_png(ctx, tu_scratch_path(p, sizeof p, "o.png"), R, 2, 2, NULL, 0, 0, 0, &o), NEON_OK);
     rgb_image im = read_png(p);
     assert_int_equal(im.w, 6);
     assert_int_equal(im.h, 6);
@@ -153,7 +121,7 @@ static void test_heatmap_with_grey_image(void **state)
     const float img[6] = {-1.0f, 0.0f, 1.0f, 3.0f, -5.0f, 0.5f}; /* range [-1, 1], clipped */
     neon_heatmap_opts o = {0, s, 0};
     char p[256];
-    assert_int_equal(neon_heatmap_png(ctx, tmp(p, sizeof p, "g.png"), R, h, w, img, 1, -1.0f, 1.0f, &o), NEON_OK);
+    assert_int_equal(neon_heatmap_png(ctx, tu_scratch_path(p, sizeof p, "g.png"), R, h, w, img, 1, -1.0f, 1.0f, &o), NEON_OK);
     rgb_image im = read_png(p);
     assert_int_equal(im.w, 2 * w * s + 2);
     assert_int_equal(im.h, h * s);
@@ -184,7 +152,7 @@ static void test_heatmap_with_rgb_image(void **state)
     /* 3 x 1 x 2, channel-first, values in [0, 255] */
     const float img[6] = {255, 0, /* red */ 0, 255, /* green */ 0, 51 /* blue */};
     char p[256];
-    assert_int_equal(neon_heatmap_png(ctx, tmp(p, sizeof p, "c.png"), R, 1, 2, img, 3, 0.0f, 255.0f, NULL), NEON_OK);
+    assert_int_equal(neon_heatmap_png(ctx, tu_scratch_path(p, sizeof p, "c.png"), R, 1, 2, img, 3, 0.0f, 255.0f, NULL), NEON_OK);
     rgb_image im = read_png(p);
     assert_int_equal(im.w, 2 * 2 + 2);
     assert_int_equal(im.h, 1);
@@ -208,7 +176,7 @@ static void test_rgb_roundtrip(void **state)
     tu_seed(&r, 11);
     for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(tu_uniform(&r) * 256);
     char p[256];
-    assert_int_equal(neon_png_write_rgb(ctx, tmp(p, sizeof p, "rgb.png"), rgb, h, w), NEON_OK);
+    assert_int_equal(neon_png_write_rgb(ctx, tu_scratch_path(p, sizeof p, "rgb.png"), rgb, h, w), NEON_OK);
     rgb_image im = read_png(p);
     assert_int_equal(im.w, w);
     assert_int_equal(im.h, h);
@@ -224,7 +192,7 @@ static void test_errors(void **state)
     float R[4] = {0, 1, 2, 3};
     const float img[4] = {0, 0, 0, 0};
     char p[256];
-    tmp(p, sizeof p, "err.png");
+    tu_scratch_path(p, sizeof p, "err.png");
     int before = count_entries();
     R[2] = NAN;
     assert_int_equal(neon_heatmap_png(ctx, p, R, 2, 2, NULL, 0, 0, 0, NULL), NEON_ERR_NUMERIC);
@@ -250,7 +218,7 @@ static void test_errors(void **state)
     assert_int_equal(count_entries(), before); /* nothing written, no temp files */
     /* a directory that does not exist */
     char q[256];
-    tmp(q, sizeof q, "missing/dir/h.png");
+    tu_scratch_path(q, sizeof q, "missing/dir/h.png");
     assert_int_equal(neon_heatmap_png(ctx, q, R, 2, 2, NULL, 0, 0, 0, NULL), NEON_ERR_IO);
     assert_non_null(strstr(neon_errmsg(ctx), q));
     assert_int_equal(neon_png_write_rgb(ctx, q, rgb, 2, 2), NEON_ERR_IO);
@@ -265,7 +233,7 @@ static void test_failure_keeps_old(void **state)
     neon_ctx *ctx = tu_ctx();
     const float R[4] = {1, -1, 0, 0.5f};
     char p[256];
-    assert_int_equal(neon_heatmap_png(ctx, tmp(p, sizeof p, "keep.png"), R, 2, 2, NULL, 0, 0, 0, NULL), NEON_OK);
+    assert_int_equal(neon_heatmap_png(ctx, tu_scratch_path(p, sizeof p, "keep.png"), R, 2, 2, NULL, 0, 0, 0, NULL), NEON_OK);
     int before = count_entries();
     const float bad[4] = {1, NAN, 0, 0};
     assert_int_equal(neon_heatmap_png(ctx, p, bad, 2, 2, NULL, 0, 0, 0, NULL), NEON_ERR_NUMERIC);
@@ -285,7 +253,7 @@ static void test_libpng_write_error(void **state)
     neon_ctx *ctx = tu_ctx();
     const float small[4] = {1, -1, 0, 0.5f};
     char p[256];
-    assert_int_equal(neon_heatmap_png(ctx, tmp(p, sizeof p, "big.png"), small, 2, 2, NULL, 0, 0, 0, NULL), NEON_OK);
+    assert_int_equal(neon_heatmap_png(ctx, tu_scratch_path(p, sizeof p, "big.png"), small, 2, 2, NULL, 0, 0, 0, NULL), NEON_OK);
     int before = count_entries();
     const int n = 400;
     float *R = malloc(sizeof(float) * n * n);
@@ -327,5 +295,5 @@ int main(void)
         cmocka_unit_test(test_failure_keeps_old),
         cmocka_unit_test(test_libpng_write_error),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_scratch_setup, tu_scratch_teardown);
 }

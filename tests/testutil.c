@@ -1,4 +1,9 @@
+#define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -112,3 +117,75 @@ const char *tu_src_path(char *buf, size_t n, const char *rel)
     snprintf(buf, n, "%s/%s", NEON_SOURCE_DIR, rel);
     return buf;
 }
+
+/* ---- scratch directory -------------------------------------------------- */
+
+static char g_scratch[64];
+
+int tu_scratch_setup(void **state)
+{
+    (void)state;
+    snprintf(g_scratch, sizeof g_scratch, "/tmp/neon_test_XXXXXX");
+    return mkdtemp(g_scratch) ? 0 : -1;
+}
+
+int tu_scratch_teardown(void **state)
+{
+    (void)state;
+    DIR *d = opendir(g_scratch);
+    if (d) {
+        struct dirent *e;
+        char p[512];
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            snprintf(p, sizeof p, "%s/%s", g_scratch, e->d_name);
+            if (rmdir(p) != 0) unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(g_scratch);
+    return 0;
+}
+
+const char *tu_scratch_dir(void) { return g_scratch; }
+
+const char *tu_scratch_path(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", g_scratch, name);
+    return buf;
+}
+
+/* ---- recording allocator ------------------------------------------------ */
+
+static size_t g_rec_max;
+
+static void *rec_alloc(size_t n, void *u)
+{
+    (void)u;
+    if (n > g_rec_max) g_rec_max = n;
+    return malloc(n);
+}
+
+static void *rec_realloc(void *p, size_t n, void *u)
+{
+    (void)u;
+    if (n > g_rec_max) g_rec_max = n;
+    return realloc(p, n);
+}
+
+static void rec_free(void *p, void *u)
+{
+    (void)u;
+    free(p);
+}
+
+neon_ctx *tu_rec_ctx(void)
+{
+    neon_allocator a = {rec_alloc, rec_realloc, rec_free, NULL};
+    neon_ctx *ctx = NULL;
+    assert_int_equal(neon_ctx_create(&ctx, &a), NEON_OK);
+    g_rec_max = 0;
+    return ctx;
+}
+
+size_t tu_rec_max(void) { return g_rec_max; }

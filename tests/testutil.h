@@ -33,6 +33,19 @@ typedef struct tu_counting {
 } tu_counting;
 neon_allocator tu_counting_allocator(tu_counting *c);
 
+/* A scratch directory for a test group (cmocka group setup/teardown):
+ * created under /tmp, removed with its files (and empty subdirectories). */
+int tu_scratch_setup(void **state);
+int tu_scratch_teardown(void **state);
+const char *tu_scratch_dir(void);
+const char *tu_scratch_path(char *buf, size_t n, const char *name);
+
+/* A context whose allocator records the largest single request since the
+ * context was made (tu_rec_max): proves that a lying header allocated
+ * nothing large. */
+neon_ctx *tu_rec_ctx(void);
+size_t tu_rec_max(void);
+
 /* A context with the log silenced; failing creation fails the test. */
 neon_ctx *tu_ctx(void);
 /* Path under the source tree: tu_path(buf, "models/x.onnx"). */
