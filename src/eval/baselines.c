@@ -204,9 +204,7 @@ static neon_status pair_unit(void *user, int w, int64_t u)
     const int64_t s = u * j->batch, nb = j->N - s < j->batch ? j->N - s : j->batch;
     neon_tensor xt[2], Rm[2], Rp = {NULL, 3, {nb, 1, 1}};
     for (int k = 0; k < 2; k++) {
-        xt[k] = j->xs[k];
-        xt[k].data += s * (neon_tensor_numel(&j->xs[k]) / j->N);
-        xt[k].shape[0] = nb;
+        xt[k] = neon_eval_slice(&j->xs[k], j->N, s, nb);
         Rm[k] = xt[k];
     }
     Rm[0].data = j->R0 + s * (neon_tensor_numel(&j->xs[0]) / j->N);

@@ -32,6 +32,15 @@ static inline uint64_t neon_hash4(uint64_t seed, uint64_t stream, uint64_t a, ui
 static inline double neon_hash_unit(uint64_t h) { return (double)(h >> 11) * 0x1.0p-53; }
 
 /* Global index of sample n for the random streams. */
+/* View of samples [s, s+nb) of a batch tensor x holding N samples. */
+static inline neon_tensor neon_eval_slice(const neon_tensor *x, int64_t N, int64_t s, int64_t nb)
+{
+    neon_tensor v = *x;
+    v.data += s * (neon_tensor_numel(x) / N);
+    v.shape[0] = nb;
+    return v;
+}
+
 static inline int64_t neon_eval_sid(const neon_eval_opts *o, int64_t n)
 {
     return o->sample_ids ? o->sample_ids[n] : n;

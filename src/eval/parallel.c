@@ -207,12 +207,8 @@ static neon_status explain_unit(void *user, int w, int64_t u)
     const int64_t s = u * j->batch, nb = j->N - s < j->batch ? j->N - s : j->batch;
     neon_tensor xt[NEON_EVAL_MAX_INPUTS], rt[NEON_EVAL_MAX_INPUTS];
     for (int k = 0; k < j->n_inputs; k++) {
-        const int64_t per = neon_tensor_numel(&j->xs[k]) / j->N;
-        xt[k] = j->xs[k];
-        rt[k] = j->Rs[k];
-        xt[k].data += s * per;
-        rt[k].data += s * per;
-        xt[k].shape[0] = rt[k].shape[0] = nb;
+        xt[k] = neon_eval_slice(&j->xs[k], j->N, s, nb);
+        rt[k] = neon_eval_slice(&j->Rs[k], j->N, s, nb);
     }
     return neon_graph_explain_n(j->graphs[w], j->n_inputs, xt, j->targets ? j->targets + s : NULL,
                                 j->opts, rt, j->res ? j->res + s : NULL);

@@ -35,11 +35,7 @@ static neon_status target_unit(void *user, int w, int64_t u)
     neon_ctx *ctx = neon_graph_ctx(g);
     const int64_t s = u * j->batch, nb = j->N - s < j->batch ? j->N - s : j->batch;
     neon_tensor xt[NEON_EVAL_MAX_INPUTS], y;
-    for (int k = 0; k < j->n_inputs; k++) {
-        xt[k] = j->xs[k];
-        xt[k].data += s * (neon_tensor_numel(&j->xs[k]) / j->N);
-        xt[k].shape[0] = nb;
-    }
+    for (int k = 0; k < j->n_inputs; k++) xt[k] = neon_eval_slice(&j->xs[k], j->N, s, nb);
     NEON_TRY(neon_graph_forward_n(g, j->n_inputs, xt, &y));
     const int64_t C = neon_tensor_numel(&y) / nb;
     if (j->head == NEON_HEAD_LOGODDS && C < 2)

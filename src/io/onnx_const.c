@@ -93,6 +93,12 @@ neon_status onnx_op_shape(onnx_imp *im, const Onnx__NodeProto *n)
         full[0] = ONNX_BATCH;
         memcpy(full + 1, x->shape, sizeof(int64_t) * (size_t)x->ndim);
     }
+    return onnx_shape_result(im, n, out, full, r);
+}
+
+neon_status onnx_shape_result(onnx_imp *im, const Onnx__NodeProto *n, onnx_value *out,
+                              const int64_t *full, int r)
+{
     int64_t start, end; /* opset 15 */
     NEON_TRY(onnx_attr_int(im, n, "start", 0, &start));
     NEON_TRY(onnx_attr_int(im, n, "end", r, &end));

@@ -192,6 +192,9 @@ int onnx_is_act(const onnx_value *v);
 void onnx_set_alias(onnx_value *v, onnx_value *target);
 /* Makes v a zeroed constant of the given type and dims (scratch memory). */
 neon_status onnx_new_const(onnx_imp *im, onnx_value *v, int is_int, int ndim, const int64_t *dims);
+/* Shape's output: dims full[0..r) cut by the node's start/end (opset 15). */
+neon_status onnx_shape_result(onnx_imp *im, const Onnx__NodeProto *n, onnx_value *out,
+                              const int64_t *full, int r);
 
 /* ---- attributes (onnx_value.c) ------------------------------------------ */
 const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *n, const char *name);

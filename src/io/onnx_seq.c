@@ -458,20 +458,10 @@ neon_status onnx_op_concat_any(onnx_imp *im, const Onnx__NodeProto *n)
 neon_status onnx_op_shape_any(onnx_imp *im, const Onnx__NodeProto *n)
 {
     onnx_value *x, *out = onnx_out(im, n);
-    int64_t full[NEON_MAX_DIMS], start, end;
+    int64_t full[NEON_MAX_DIMS];
     NEON_TRY(onnx_in(im, n, 0, &x));
     if (!is_seq(x)) return onnx_op_shape(im, n);
-    const int r = full_dims(x, full);
-    NEON_TRY(onnx_attr_int(im, n, "start", 0, &start));
-    NEON_TRY(onnx_attr_int(im, n, "end", r, &end));
-    if (start < 0) start += r;
-    if (end < 0) end += r;
-    start = start < 0 ? 0 : start > r ? r : start;
-    end = end < start ? start : end > r ? r : end;
-    int64_t cnt = end - start;
-    NEON_TRY(onnx_new_const(im, out, 1, 1, &cnt));
-    memcpy(out->c.i, full + start, sizeof(int64_t) * (size_t)cnt);
-    return NEON_OK;
+    return onnx_shape_result(im, n, out, full, full_dims(x, full));
 }
 
 /* ConstantOfShape of a shape holding the symbolic batch: a constant stored
