@@ -14,38 +14,6 @@
 #include "neonlrp/io.h"
 #include "neonlrp/onnx.h"
 
-static float *rnd(tu_rng *r, int64_t n, float lo, float hi)
-{
-    float *p = malloc((size_t)n * sizeof *p);
-    tu_fill(r, p, n, lo, hi);
-    return p;
-}
-
-static void set_uniform(neon_ctx *ctx, neon_graph *g, neon_rule_kind k)
-{
-    neon_rules *rs;
-    assert_int_equal(neon_rules_create(ctx, &rs), NEON_OK);
-    neon_rule r = neon_rule_default(k);
-    assert_int_equal(neon_rules_set_uniform(rs, &r), NEON_OK);
-    assert_int_equal(neon_graph_set_rules(g, rs), NEON_OK);
-    neon_rules_destroy(rs);
-}
-
-/* A branch dense(D -> H) -> relu -> dense(H -> K) from input id; returns
- * the last node.  W1 (H, D), W2 (K, H) in the library's (out, in) layout. */
-static int mlp_branch(neon_graph *g, const char *p, int id, int64_t H, int64_t K, const float *W1,
-                      const float *b1, const float *W2, const float *b2)
-{
-    char n[32];
-    snprintf(n, sizeof n, "%s_fc1", p);
-    assert_int_equal(neon_graph_add_dense(g, n, id, H, W1, b1, &id), NEON_OK);
-    snprintf(n, sizeof n, "%s_relu", p);
-    assert_int_equal(neon_graph_add_relu(g, n, id, &id), NEON_OK);
-    snprintf(n, sizeof n, "%s_fc2", p);
-    assert_int_equal(neon_graph_add_dense(g, n, id, K, W2, b2, &id), NEON_OK);
-    return id;
-}
-
 /* The golden siamese model of RULES.md 8: phi(x) = relu(x W1) W2 (row
  * vectors: the library's weights are the transposes), y = <phi(x), phi(x')>. */
 static neon_graph *golden_graph(neon_ctx *ctx)
@@ -58,8 +26,8 @@ static neon_graph *golden_graph(neon_ctx *ctx)
     const int64_t shp[1] = {2};
     assert_int_equal(neon_graph_add_input(g, "x", 1, shp, &x), NEON_OK);
     assert_int_equal(neon_graph_add_input(g, "x2", 1, shp, &y), NEON_OK);
-    a = mlp_branch(g, "a", x, 2, 2, W1t, NULL, W2t, NULL);
-    b = mlp_branch(g, "b", y, 2, 2, W1t, NULL, W2t, NULL);
+    a = tu_mlp_branch(g, "a", x, 2, 2, W1t, NULL, W2t, NULL);
+    b = tu_mlp_branch(g, "b", y, 2, 2, W1t, NULL, W2t, NULL);
     assert_int_equal(neon_graph_add_product(g, "prod", a, b, &p), NEON_OK);
     assert_int_equal(neon_graph_add_reduce_sum(g, "sum", p, 0, NULL, 1, &s), NEON_OK);
     return g;
@@ -71,7 +39,7 @@ static void check_golden(neon_ctx *ctx, neon_graph *g)
     neon_tensor xs[2] = {{x, 2, {1, 2}}, {x2, 2, {1, 2}}};
     neon_tensor Rt = {R, 3, {1, 2, 2}}, Rm[2] = {{Rx, 2, {1, 2}}, {Ry, 2, {1, 2}}};
     neon_explain_result res;
-    set_uniform(ctx, g, NEON_RULE_LRP0);
+    tu_set_uniform(ctx, g, NEON_RULE_LRP0);
     int64_t D1, D2;
     assert_int_equal(neon_graph_bilrp_dims(g, 0, &D1, &D2), NEON_OK);
     assert_true(D1 == 2 && D2 == 2);
@@ -138,7 +106,7 @@ static void test_product_neuron_by_hand(void **s)
     assert_int_equal(neon_graph_add_relu(g, "rv", b, &b), NEON_OK);
     assert_int_equal(neon_graph_add_product(g, "prod", a, b, &p), NEON_OK);
     assert_int_equal(neon_graph_add_dense(g, "readout", p, 1, c, NULL, &o), NEON_OK);
-    set_uniform(ctx, g, NEON_RULE_LRP0);
+    tu_set_uniform(ctx, g, NEON_RULE_LRP0);
     float xv[2] = {1, 2}, yv[2] = {3, 1}, R[4];
     neon_tensor xs[2] = {{xv, 2, {1, 2}}, {yv, 2, {1, 2}}}, Rt = {R, 3, {1, 2, 2}};
     neon_explain_result res;
@@ -197,11 +165,11 @@ static void test_hessian_x_product(void **s)
     tu_rng r;
     tu_seed(&r, 11);
     hxp_model m = {6, 4, 8, 7, 5, NULL, NULL, NULL, NULL, NULL};
-    m.A1 = rnd(&r, m.H1 * m.D1, -1, 1);
-    m.A2 = rnd(&r, m.K * m.H1, -1, 1);
-    m.B1 = rnd(&r, m.H2 * m.D2, -1, 1);
-    m.B2 = rnd(&r, m.K * m.H2, -1, 1);
-    m.c = rnd(&r, m.K, -1, 1);
+    m.A1 = tu_rnd(&r, m.H1 * m.D1, -1, 1);
+    m.A2 = tu_rnd(&r, m.K * m.H1, -1, 1);
+    m.B1 = tu_rnd(&r, m.H2 * m.D2, -1, 1);
+    m.B2 = tu_rnd(&r, m.K * m.H2, -1, 1);
+    m.c = tu_rnd(&r, m.K, -1, 1);
     for (int readout = 0; readout < 2; readout++) {
         neon_graph *g;
         assert_int_equal(neon_graph_create(ctx, &g), NEON_OK);
@@ -209,13 +177,13 @@ static void test_hessian_x_product(void **s)
         const int64_t s1[1] = {m.D1}, s2[1] = {m.D2};
         assert_int_equal(neon_graph_add_input(g, "x", 1, s1, &x), NEON_OK);
         assert_int_equal(neon_graph_add_input(g, "y", 1, s2, &y), NEON_OK);
-        a = mlp_branch(g, "a", x, m.H1, m.K, m.A1, NULL, m.A2, NULL);
-        b = mlp_branch(g, "b", y, m.H2, m.K, m.B1, NULL, m.B2, NULL);
+        a = tu_mlp_branch(g, "a", x, m.H1, m.K, m.A1, NULL, m.A2, NULL);
+        b = tu_mlp_branch(g, "b", y, m.H2, m.K, m.B1, NULL, m.B2, NULL);
         assert_int_equal(neon_graph_add_product(g, "prod", a, b, &p), NEON_OK);
         const float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
         if (readout) assert_int_equal(neon_graph_add_dense(g, "out", p, 1, m.c, NULL, &o), NEON_OK);
         else assert_int_equal(neon_graph_add_reduce_sum(g, "out", p, 0, NULL, 0, &o), NEON_OK);
-        set_uniform(ctx, g, NEON_RULE_LRP0);
+        tu_set_uniform(ctx, g, NEON_RULE_LRP0);
         const float *cc = readout ? m.c : ones;
         hxp_model mm = m;
         mm.c = (float *)cc;

@@ -10,13 +10,6 @@
 
 #include "neonlrp/rules.h"
 
-static float *rnd(tu_rng *r, int64_t n, float lo, float hi)
-{
-    float *p = malloc((size_t)n * sizeof *p);
-    tu_fill(r, p, n, lo, hi);
-    return p;
-}
-
 /* x(1,8,8) -> conv 4 3x3 p1 -> relu -> maxpool 2 -> conv 6 3x3 p1 -> relu
  *  -> avgpool 2 -> flatten -> dense 5 -> relu -> dense 3 */
 static neon_graph *small_cnn(neon_ctx *ctx, tu_rng *r, int with_bn)
@@ -27,10 +20,10 @@ static neon_graph *small_cnn(neon_ctx *ctx, tu_rng *r, int with_bn)
     const int64_t shp[3] = {1, 8, 8};
     assert_int_equal(neon_graph_add_input(g, "x", 3, shp, &id), NEON_OK);
     neon_conv2d_params cp = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    float *w1 = rnd(r, 4 * 9, -0.6f, 0.6f), *b1 = rnd(r, 4, -0.1f, 0.1f);
-    float *w2 = rnd(r, 6 * 4 * 9, -0.4f, 0.4f), *b2 = rnd(r, 6, -0.1f, 0.1f);
-    float *w3 = rnd(r, 5 * 24, -0.5f, 0.5f), *b3 = rnd(r, 5, -0.1f, 0.1f);
-    float *w4 = rnd(r, 3 * 5, -1, 1), *b4 = rnd(r, 3, -0.1f, 0.1f);
+    float *w1 = tu_rnd(r, 4 * 9, -0.6f, 0.6f), *b1 = tu_rnd(r, 4, -0.1f, 0.1f);
+    float *w2 = tu_rnd(r, 6 * 4 * 9, -0.4f, 0.4f), *b2 = tu_rnd(r, 6, -0.1f, 0.1f);
+    float *w3 = tu_rnd(r, 5 * 24, -0.5f, 0.5f), *b3 = tu_rnd(r, 5, -0.1f, 0.1f);
+    float *w4 = tu_rnd(r, 3 * 5, -1, 1), *b4 = tu_rnd(r, 3, -0.1f, 0.1f);
     assert_int_equal(neon_graph_add_conv2d(g, "conv1", id, 4, &cp, w1, b1, &id), NEON_OK);
     if (with_bn) {
         float sc[4] = {1.2f, 0.8f, 1.0f, 0.5f}, bi[4] = {0.1f, -0.1f, 0, 0.2f};
@@ -59,16 +52,6 @@ static double f_of(neon_graph *g, const float *x, int target)
     return y.data[target];
 }
 
-static void set_uniform(neon_ctx *ctx, neon_graph *g, neon_rule_kind k)
-{
-    neon_rules *rs;
-    assert_int_equal(neon_rules_create(ctx, &rs), NEON_OK);
-    neon_rule r = neon_rule_default(k);
-    assert_int_equal(neon_rules_set_uniform(rs, &r), NEON_OK);
-    assert_int_equal(neon_graph_set_rules(g, rs), NEON_OK);
-    neon_rules_destroy(rs);
-}
-
 static void test_lrp0_is_gradient_x_input(void **s)
 {
     (void)s;
@@ -76,7 +59,7 @@ static void test_lrp0_is_gradient_x_input(void **s)
     tu_rng r;
     tu_seed(&r, 5);
     neon_graph *g = small_cnn(ctx, &r, 0);
-    set_uniform(ctx, g, NEON_RULE_LRP0);
+    tu_set_uniform(ctx, g, NEON_RULE_LRP0);
     float x[64], R[64], xp[64];
     tu_fill(&r, x, 64, 0.0f, 1.0f);
     neon_tensor xt = {x, 4, {1, 1, 8, 8}}, Rt = {R, 4, {1, 1, 8, 8}};
@@ -203,7 +186,7 @@ static void test_logodds_golden(void **s)
     for (int i = 0; i < 4; i++) I4[i * 5] = 1;
     assert_int_equal(neon_graph_add_input(g, "z", 1, shp, &id), NEON_OK);
     assert_int_equal(neon_graph_add_dense(g, "out", id, 4, I4, NULL, &id), NEON_OK);
-    set_uniform(ctx, g, NEON_RULE_LRP0);
+    tu_set_uniform(ctx, g, NEON_RULE_LRP0);
     float Rin[4];
     neon_tensor xt = {(float *)z, 2, {1, 4}}, Rt = {Rin, 2, {1, 4}};
     neon_explain_opts o = {NEON_INIT_VALUE, NEON_HEAD_LOGODDS};
@@ -238,8 +221,8 @@ static void test_residual_concat_conservation(void **s)
     int x, a, b, c, d, e;
     const int64_t shp[1] = {6};
     assert_int_equal(neon_graph_add_input(g, "x", 1, shp, &x), NEON_OK);
-    float *W1 = rnd(&r, 36, 0.05f, 1), *W2 = rnd(&r, 36, 0.05f, 1), *W3 = rnd(&r, 36, 0.05f, 1);
-    float *W4 = rnd(&r, 2 * 12, 0.05f, 1);
+    float *W1 = tu_rnd(&r, 36, 0.05f, 1), *W2 = tu_rnd(&r, 36, 0.05f, 1), *W3 = tu_rnd(&r, 36, 0.05f, 1);
+    float *W4 = tu_rnd(&r, 2 * 12, 0.05f, 1);
     assert_int_equal(neon_graph_add_dense(g, "d1", x, 6, W1, NULL, &a), NEON_OK);
     assert_int_equal(neon_graph_add_relu(g, "r1", a, &a), NEON_OK);
     assert_int_equal(neon_graph_add_dense(g, "d2", a, 6, W2, NULL, &b), NEON_OK);
@@ -249,7 +232,7 @@ static void test_residual_concat_conservation(void **s)
     int cd[2] = {c, d};
     assert_int_equal(neon_graph_add_concat(g, "cat", 2, cd, 0, &e), NEON_OK);
     assert_int_equal(neon_graph_add_dense(g, "out", e, 2, W4, NULL, &e), NEON_OK);
-    set_uniform(ctx, g, NEON_RULE_LRP0);
+    tu_set_uniform(ctx, g, NEON_RULE_LRP0);
     float xv[6], Rv[6];
     tu_fill(&r, xv, 6, 0.1f, 1.0f);
     neon_tensor xt = {xv, 2, {1, 6}}, Rt = {Rv, 2, {1, 6}};

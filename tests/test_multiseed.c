@@ -13,38 +13,6 @@
 
 #include "neonlrp/bilrp.h"
 
-static float *rnd(tu_rng *r, int64_t n, float lo, float hi)
-{
-    float *p = malloc((size_t)n * sizeof *p);
-    tu_fill(r, p, n, lo, hi);
-    return p;
-}
-
-static void set_uniform(neon_ctx *ctx, neon_graph *g, neon_rule_kind k)
-{
-    neon_rules *rs;
-    assert_int_equal(neon_rules_create(ctx, &rs), NEON_OK);
-    neon_rule r = neon_rule_default(k);
-    assert_int_equal(neon_rules_set_uniform(rs, &r), NEON_OK);
-    assert_int_equal(neon_graph_set_rules(g, rs), NEON_OK);
-    neon_rules_destroy(rs);
-}
-
-/* A branch dense(D -> H) -> relu -> dense(H -> K) from input id; returns
- * the last node.  W1 (H, D), W2 (K, H) in the library's (out, in) layout. */
-static int mlp_branch(neon_graph *g, const char *p, int id, int64_t H, int64_t K, const float *W1,
-                      const float *b1, const float *W2, const float *b2)
-{
-    char n[32];
-    snprintf(n, sizeof n, "%s_fc1", p);
-    assert_int_equal(neon_graph_add_dense(g, n, id, H, W1, b1, &id), NEON_OK);
-    snprintf(n, sizeof n, "%s_relu", p);
-    assert_int_equal(neon_graph_add_relu(g, n, id, &id), NEON_OK);
-    snprintf(n, sizeof n, "%s_fc2", p);
-    assert_int_equal(neon_graph_add_dense(g, n, id, K, W2, b2, &id), NEON_OK);
-    return id;
-}
-
 /* The golden siamese model of RULES.md 8: phi(x) = relu(x W1) W2 (row
  * vectors: the library's weights are the transposes), y = <phi(x), phi(x')>. */
 /* ---- multi-seed relprop ------------------------------------------------------ */
@@ -56,12 +24,12 @@ typedef struct conv_branch {
 static conv_branch conv_weights(tu_rng *r)
 {
     conv_branch w;
-    w.cw = rnd(r, 4 * 9, -0.6f, 0.6f);
-    w.cb = rnd(r, 4, -0.1f, 0.1f);
-    w.dw = rnd(r, 6 * 64, -0.3f, 0.3f);
-    w.db = rnd(r, 6, -0.1f, 0.1f);
-    w.ew = rnd(r, 5 * 6, -0.8f, 0.8f);
-    w.eb = rnd(r, 5, -0.1f, 0.1f);
+    w.cw = tu_rnd(r, 4 * 9, -0.6f, 0.6f);
+    w.cb = tu_rnd(r, 4, -0.1f, 0.1f);
+    w.dw = tu_rnd(r, 6 * 64, -0.3f, 0.3f);
+    w.db = tu_rnd(r, 6, -0.1f, 0.1f);
+    w.ew = tu_rnd(r, 5 * 6, -0.8f, 0.8f);
+    w.eb = tu_rnd(r, 5, -0.1f, 0.1f);
     return w;
 }
 
@@ -86,7 +54,7 @@ static int conv_branch_add(neon_graph *g, const char *p, int id, const conv_bran
     assert_int_equal(neon_graph_add_maxpool2d(g, n, id, &pp, &id), NEON_OK);
     snprintf(n, sizeof n, "%s_flat", p);
     assert_int_equal(neon_graph_add_reshape(g, n, id, 1, flat, &id), NEON_OK);
-    return mlp_branch(g, p, id, 6, 5, w->dw, w->db, w->ew, w->eb);
+    return tu_mlp_branch(g, p, id, 6, 5, w->dw, w->db, w->ew, w->eb);
 }
 
 static void set_composite(neon_ctx *ctx, neon_graph *g)
@@ -144,8 +112,8 @@ static void test_multiseed_equals_unit_by_unit(void **s)
     neon_graph *g = conv_matcher(ctx, &wa, &wb, &fa, &fb);
     neon_graph *ref = branch_graph(ctx, &wa);
     enum { N = 3, S = 7, K = 5, D = 64 };
-    float *x = rnd(&r, N * D, 0, 1), *y = rnd(&r, N * D, 0, 1);
-    float *seeds = rnd(&r, N * S * K, -1, 1), *R = malloc(N * S * D * sizeof *R);
+    float *x = tu_rnd(&r, N * D, 0, 1), *y = tu_rnd(&r, N * D, 0, 1);
+    float *seeds = tu_rnd(&r, N * S * K, -1, 1), *R = malloc(N * S * D * sizeof *R);
     float *R1 = malloc(D * sizeof *R1), *Rref = malloc(N * D * sizeof *Rref), out0[N];
     neon_tensor xs[2] = {{x, 4, {N, 1, 8, 8}}, {y, 4, {N, 1, 8, 8}}}, yv;
     assert_int_equal(neon_graph_forward_n(g, 2, xs, &yv), NEON_OK);
@@ -196,18 +164,18 @@ static void test_multiseed_factorized(void **s)
     tu_rng r;
     tu_seed(&r, 41);
     enum { N = 2, S = 12, D = 8 };
-    float *W1 = rnd(&r, 16 * D, -1, 1), *b1 = rnd(&r, 16, -0.2f, 0.2f);
-    float *W2 = rnd(&r, 3 * 16, -1, 1), *W3 = rnd(&r, 12 * 3, -1, 1), *b3 = rnd(&r, 12, -0.2f, 0.2f);
+    float *W1 = tu_rnd(&r, 16 * D, -1, 1), *b1 = tu_rnd(&r, 16, -0.2f, 0.2f);
+    float *W2 = tu_rnd(&r, 3 * 16, -1, 1), *W3 = tu_rnd(&r, 12 * 3, -1, 1), *b3 = tu_rnd(&r, 12, -0.2f, 0.2f);
     neon_graph *g;
     assert_int_equal(neon_graph_create(ctx, &g), NEON_OK);
     int x, id;
     const int64_t shp[1] = {D};
     assert_int_equal(neon_graph_add_input(g, "x", 1, shp, &x), NEON_OK);
-    id = mlp_branch(g, "a", x, 16, 3, W1, b1, W2, NULL);
+    id = tu_mlp_branch(g, "a", x, 16, 3, W1, b1, W2, NULL);
     assert_int_equal(neon_graph_add_relu(g, "r2", id, &id), NEON_OK);
     assert_int_equal(neon_graph_add_dense(g, "top", id, 12, W3, b3, &id), NEON_OK);
-    set_uniform(ctx, g, NEON_RULE_EPSILON);
-    float *x0 = rnd(&r, N * D, -1, 1), *seeds = rnd(&r, N * S * 12, -1, 1);
+    tu_set_uniform(ctx, g, NEON_RULE_EPSILON);
+    float *x0 = tu_rnd(&r, N * D, -1, 1), *seeds = tu_rnd(&r, N * S * 12, -1, 1);
     float R[N * S * D], Rt[N * 12];
     neon_tensor xt = {x0, 2, {N, D}};
     assert_int_equal(neon_graph_forward(g, &xt, NULL), NEON_OK);
@@ -244,7 +212,7 @@ static void test_bilrp_driver(void **s)
     neon_graph *g = conv_matcher(ctx, &wa, &wb, &fa, &fb);
     neon_graph *ga = branch_graph(ctx, &wa), *gb = branch_graph(ctx, &wb);
     enum { N = 3, K = 5, D = 64 };
-    float *x = rnd(&r, N * D, 0, 1), *y = rnd(&r, N * D, 0, 1);
+    float *x = tu_rnd(&r, N * D, 0, 1), *y = tu_rnd(&r, N * D, 0, 1);
     float *R = malloc(N * D * D * sizeof *R), *R2 = malloc(N * D * D * sizeof *R);
     float *Rx = malloc(N * D * sizeof *Rx), *Ry = malloc(N * D * sizeof *Ry);
     neon_tensor xs[2] = {{x, 4, {N, 1, 8, 8}}, {y, 4, {N, 1, 8, 8}}};
@@ -360,10 +328,10 @@ static void test_alloc_failures(void **s)
     int fa, fb;
     neon_graph *g = conv_matcher(ctx, &wa, &wb, &fa, &fb);
     enum { N = 2, D = 64, S = 7 };
-    float *x = rnd(&r, N * D, 0, 1), *y = rnd(&r, N * D, 0, 1);
+    float *x = tu_rnd(&r, N * D, 0, 1), *y = tu_rnd(&r, N * D, 0, 1);
     float *R = malloc(N * D * D * sizeof *R), *Rref = malloc(N * D * D * sizeof *R);
     float *Rx = malloc(N * D * sizeof *Rx), *Ry = malloc(N * D * sizeof *Ry);
-    float *seeds = rnd(&r, N * S * 5, -1, 1), *Rs = malloc(N * S * D * sizeof *Rs);
+    float *seeds = tu_rnd(&r, N * S * 5, -1, 1), *Rs = malloc(N * S * D * sizeof *Rs);
     neon_tensor xs[2] = {{x, 4, {N, 1, 8, 8}}, {y, 4, {N, 1, 8, 8}}};
     neon_tensor Rt = {R, 3, {N, D, D}}, Rm[2] = {{Rx, 4, {N, 1, 8, 8}}, {Ry, 4, {N, 1, 8, 8}}};
     assert_int_equal(neon_graph_bilrp(g, xs, NULL, NULL, &Rt, Rm, NULL), NEON_OK);

@@ -189,3 +189,36 @@ neon_ctx *tu_rec_ctx(void)
 }
 
 size_t tu_rec_max(void) { return g_rec_max; }
+
+/* ---- graph helpers ------------------------------------------------------ */
+
+float *tu_rnd(tu_rng *r, int64_t n, float lo, float hi)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    assert_non_null(p);
+    tu_fill(r, p, n, lo, hi);
+    return p;
+}
+
+void tu_set_uniform(neon_ctx *ctx, neon_graph *g, neon_rule_kind k)
+{
+    neon_rules *rs;
+    assert_int_equal(neon_rules_create(ctx, &rs), NEON_OK);
+    neon_rule r = neon_rule_default(k);
+    assert_int_equal(neon_rules_set_uniform(rs, &r), NEON_OK);
+    assert_int_equal(neon_graph_set_rules(g, rs), NEON_OK);
+    neon_rules_destroy(rs);
+}
+
+int tu_mlp_branch(neon_graph *g, const char *p, int id, int64_t H, int64_t K, const float *W1,
+                  const float *b1, const float *W2, const float *b2)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%s_fc1", p);
+    assert_int_equal(neon_graph_add_dense(g, n, id, H, W1, b1, &id), NEON_OK);
+    snprintf(n, sizeof n, "%s_relu", p);
+    assert_int_equal(neon_graph_add_relu(g, n, id, &id), NEON_OK);
+    snprintf(n, sizeof n, "%s_fc2", p);
+    assert_int_equal(neon_graph_add_dense(g, n, id, K, W2, b2, &id), NEON_OK);
+    return id;
+}

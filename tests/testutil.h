@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "neonlrp/neon.h"
+#include "neonlrp/rules.h"
 
 /* xorshift64* generator; same seed -> same stream on every platform. */
 typedef struct { uint64_t s; } tu_rng;
@@ -24,6 +25,16 @@ void tu_assert_close(const float *a, const float *b, int64_t n, double atol, dou
 void tu_assert_closed(const double *a, const double *b, int64_t n, double atol, double rtol,
                       const char *what);
 double tu_sum(const float *x, int64_t n);
+
+/* malloc'ed array of n values uniform in [lo, hi) (caller frees). */
+float *tu_rnd(tu_rng *r, int64_t n, float lo, float hi);
+/* Sets one rule (with its defaults) for every linear layer of g. */
+void tu_set_uniform(neon_ctx *ctx, neon_graph *g, neon_rule_kind k);
+/* A branch dense(D -> H) -> relu -> dense(H -> K) from node id, named
+ * "<p>_fc1", "<p>_relu", "<p>_fc2"; W1 (H, D), W2 (K, H) in the library's
+ * (out, in) layout; returns the last node. */
+int tu_mlp_branch(neon_graph *g, const char *p, int id, int64_t H, int64_t K, const float *W1,
+                  const float *b1, const float *W2, const float *b2);
 
 /* A counting allocator that can fail: the fail_at-th alloc/realloc call
  * (1-based; 0 = never) returns NULL; live counts the blocks not yet freed,
