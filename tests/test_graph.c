@@ -286,6 +286,53 @@ static void test_errors(void **s)
     neon_ctx_destroy(ctx);
 }
 
+/* RULES.md 3: the rule each node of conv1 - conv2 - fc1 - fc2 gets from
+ * each composite (first layer = conv1). */
+static void test_composite_table(void **s)
+{
+    (void)s;
+    static const struct {
+        const char *name;
+        neon_rule_kind first, conv, dense;
+    } rows[] = {
+        {"epsilon-gamma-box", NEON_RULE_ZBOX, NEON_RULE_GAMMA, NEON_RULE_EPSILON},
+        {"epsilon-plus", NEON_RULE_ZPLUS, NEON_RULE_ZPLUS, NEON_RULE_EPSILON},
+        {"epsilon-plus-flat", NEON_RULE_FLAT, NEON_RULE_ZPLUS, NEON_RULE_EPSILON},
+        {"epsilon-alpha2-beta1", NEON_RULE_ALPHABETA, NEON_RULE_ALPHABETA, NEON_RULE_EPSILON},
+        {"epsilon-alpha2-beta1-flat", NEON_RULE_FLAT, NEON_RULE_ALPHABETA, NEON_RULE_EPSILON},
+    };
+    neon_ctx *ctx = tu_ctx();
+    tu_rng r;
+    tu_seed(&r, 2);
+    neon_graph *g = small_cnn(ctx, &r, 0);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        neon_rules *rs;
+        assert_int_equal(neon_rules_create(ctx, &rs), NEON_OK);
+        assert_int_equal(neon_rules_set_composite(rs, rows[i].name), NEON_OK);
+        assert_int_equal(neon_rules_set_bounds(rs, 0.0f, 1.0f), NEON_OK);
+        assert_int_equal(neon_graph_set_rules(g, rs), NEON_OK);
+        neon_rules_destroy(rs);
+        const struct {
+            const char *node;
+            neon_rule_kind want;
+        } cells[] = {{"conv1", rows[i].first}, {"conv2", rows[i].conv}, {"fc1", rows[i].dense},
+                     {"fc2", rows[i].dense}, {"pool2", NEON_RULE_LRP0}, {"pool1", NEON_RULE_WTA}};
+        for (size_t c = 0; c < sizeof cells / sizeof cells[0]; c++) {
+            neon_rule got;
+            assert_int_equal(neon_graph_node_rule(g, neon_graph_find(g, cells[c].node), &got),
+                             NEON_OK);
+            if (got.kind != cells[c].want)
+                fail_msg("%s: node %s got %s, expected %s", rows[i].name, cells[c].node,
+                         neon_rule_name(got.kind), neon_rule_name(cells[c].want));
+            if (got.kind == NEON_RULE_ALPHABETA) assert_true(got.alpha == 2.0f && got.beta == 1.0f);
+            if (got.kind == NEON_RULE_GAMMA) assert_true(got.gamma == 0.25f);
+            if (got.kind == NEON_RULE_EPSILON) assert_true(got.epsilon == 1e-6f);
+        }
+    }
+    neon_graph_destroy(g);
+    neon_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_logodds_golden),
         cmocka_unit_test(test_residual_concat_conservation),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_composite_table),
     };
     return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
 }
